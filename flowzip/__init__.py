@@ -1,0 +1,23 @@
+"""flowzip: lossless image compression with an integer flow of emerging convolutions and ANS coding.
+
+>>> import flowzip
+>>> data = flowzip.compress(image)        # numpy uint8 (H, W[, C]) or PIL image -> bytes
+>>> same = flowzip.decompress(data)       # the same kind back, pixel for pixel
+"""
+
+__version__ = "0.1.0"
+
+from flowzip.codec import compress, decompress, read_header
+from flowzip.errors import FlowzipError
+from flowzip.zoo import DEFAULT_MODEL, load_model, shipped_model_names
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "FlowzipError",
+    "__version__",
+    "compress",
+    "decompress",
+    "load_model",
+    "read_header",
+    "shipped_model_names",
+]

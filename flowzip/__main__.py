@@ -1,0 +1,5 @@
+"""``python -m flowzip`` runs the command line tool."""
+
+from flowzip.cli import main
+
+main()

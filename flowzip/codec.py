@@ -1,0 +1,190 @@
+"""compress / decompress: image -> tiles -> integer flow -> latents -> ANS -> container, and back.
+
+RGB (and the RGB of RGBA) goes through the flow, tile by tile on a fixed grid; each tile is padded at its
+bottom and right edges (by repeating edge pixels) to a multiple of the model's stride, and cropped back after
+decoding. Grey, alpha, palette-index and bilevel planes go through ``flowzip.planes``. A CRC-32 of the pixels
+is checked after decoding, so a decode that is not exact fails loudly instead of returning wrong pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from flowzip.container import (
+    MAX_SIDE,
+    MAX_TILE_LOG2,
+    MIN_TILE_LOG2,
+    MODEL_ID_BYTES,
+    MODES,
+    Header,
+    Palette,
+    pixel_checksum,
+    read_container,
+    write_container,
+)
+from flowzip.entropy import LatentDecoder, encode_latents
+from flowzip.errors import FlowzipError
+from flowzip.planes import decode_plane, encode_plane
+from flowzip.zoo import DEFAULT_MODEL, Model, find_model, load_model
+
+DEFAULT_TILE_SIZE = 256
+ImageLike = np.ndarray | Image.Image
+_ARRAY_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # channels -> mode, for numpy input
+
+
+@dataclass(frozen=True)
+class _Pixels:
+    """An image reduced to what the format stores: uint8 pixels (H, W, C) and the metadata around them."""
+
+    pixels: np.ndarray
+    mode: str
+    kind: str
+    palette: Palette | None = None
+    icc_profile: bytes | None = None
+
+
+def _from_input(image: ImageLike) -> _Pixels:
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8:
+            raise FlowzipError(f"unsupported array dtype {image.dtype}: flowzip codes 8-bit (uint8) images")
+        if image.ndim == 2:
+            return _Pixels(image[:, :, None], "L", "array2d")
+        if image.ndim != 3 or image.shape[2] not in _ARRAY_MODES:
+            raise FlowzipError(f"unsupported array shape {image.shape}: expected (H, W) or (H, W, 1|2|3|4)")
+        return _Pixels(image, _ARRAY_MODES[image.shape[2]], "array")
+    if not isinstance(image, Image.Image):
+        raise FlowzipError(f"cannot compress a {type(image).__name__}: pass a numpy uint8 array or a PIL image")
+    if image.mode not in MODES:
+        if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+            raise FlowzipError(f"unsupported image mode {image.mode}: 16-bit and float images are not supported")
+        raise FlowzipError(f"unsupported image mode {image.mode}: supported modes are {', '.join(MODES)}")
+    pixels = np.asarray(image)
+    pixels = pixels.astype(np.uint8) if image.mode == "1" else pixels
+    palette = None
+    if image.mode == "P":
+        pal = image.palette
+        pal_mode = pal.mode if pal is not None and pal.mode in ("RGB", "RGBA") else "RGB"
+        palette = Palette(pal_mode, bytes(image.getpalette(pal_mode) or []), image.info.get("transparency"))
+    pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels
+    return _Pixels(np.ascontiguousarray(pixels), image.mode, "image", palette, image.info.get("icc_profile"))
+
+
+def _to_output(p: _Pixels) -> ImageLike:
+    if p.kind == "array":
+        return p.pixels
+    if p.kind == "array2d":
+        return p.pixels[:, :, 0]
+    if p.mode == "1":
+        return Image.fromarray(p.pixels[:, :, 0].astype(bool))
+    img = Image.fromarray(p.pixels[:, :, 0] if p.pixels.shape[2] == 1 else p.pixels, p.mode)
+    if p.palette is not None:
+        img.putpalette(p.palette.data, rawmode=p.palette.mode)
+        if p.palette.transparency is not None:
+            img.info["transparency"] = p.palette.transparency
+    if p.icc_profile:
+        img.info["icc_profile"] = p.icc_profile
+    return img
+
+
+def _tiles(height: int, width: int, tile: int) -> list[tuple[slice, slice]]:
+    return [
+        (slice(i, min(i + tile, height)), slice(j, min(j + tile, width)))
+        for i in range(0, height, tile)
+        for j in range(0, width, tile)
+    ]
+
+
+def _padded(size: int, stride: int) -> int:
+    return -(-size // stride) * stride
+
+
+def encode_tile(model: Model, tile: np.ndarray) -> bytes:
+    """Code one RGB tile (h, w, 3) with the flow."""
+    h, w, _ = tile.shape
+    stride = model.flow.config.stride
+    padded = np.pad(tile, ((0, _padded(h, stride) - h), (0, _padded(w, stride) - w), (0, 0)), mode="edge")
+    x = torch.from_numpy(np.ascontiguousarray(padded)).permute(2, 0, 1)[None].to(torch.float64)
+    with torch.no_grad():
+        groups = model.flow.latent_groups(x)
+    return encode_latents(groups, model.flow.config.family)
+
+
+def decode_tile(model: Model, data: bytes, height: int, width: int) -> np.ndarray:
+    """Decode one RGB tile coded by ``encode_tile``."""
+    stride = model.flow.config.stride
+    decoder = LatentDecoder(data, model.flow.config.family)
+    shape = (1, 3, _padded(height, stride), _padded(width, stride))
+    with torch.no_grad():
+        x = model.flow.decode(shape, decoder, torch.float64)
+    decoder.finish()
+    if x.min() < 0 or x.max() > 255:
+        raise FlowzipError("corrupt compressed data (decoded values outside 0..255)")
+    return x[0, :, :height, :width].permute(1, 2, 0).numpy().astype(np.uint8)
+
+
+def compress(image: ImageLike, model: str | Model = DEFAULT_MODEL, tile_size: int = DEFAULT_TILE_SIZE) -> bytes:
+    """Compress an image losslessly; return the bytes of a .fzi file.
+
+    ``image`` is a uint8 numpy array (H, W), (H, W, C) with C in 1..4, or a PIL image in mode RGB, RGBA, L,
+    LA, P or 1. ``model`` is a shipped model's name or a model file's path; ``tile_size`` a power of two
+    from 32 to 4096.
+    """
+    p = _from_input(image)
+    height, width, _ = p.pixels.shape
+    if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
+        raise FlowzipError(f"unsupported image size {width}x{height}: sides must be 1 to {MAX_SIDE}")
+    tile_log2 = tile_size.bit_length() - 1
+    if tile_size != 1 << tile_log2 or not MIN_TILE_LOG2 <= tile_log2 <= MAX_TILE_LOG2:
+        raise FlowzipError(f"invalid tile size {tile_size}: use a power of two from 32 to 4096")
+    _, flow_planes, _ = MODES[p.mode]
+    sections, model_id = [], b""
+    if flow_planes:
+        m = model if isinstance(model, Model) else load_model(model)
+        model_id = m.weights_hash[:MODEL_ID_BYTES]
+        rgb = p.pixels[:, :, :3]
+        sections += [encode_tile(m, rgb[rows, cols]) for rows, cols in _tiles(height, width, tile_size)]
+    sections += [encode_plane(p.pixels[:, :, c]) for c in range(flow_planes, p.pixels.shape[2])]
+    header = Header(
+        width, height, p.mode, p.kind, tile_log2, pixel_checksum(p.pixels.tobytes()), model_id, p.icc_profile, p.palette
+    )
+    return write_container(header, sections)
+
+
+def decompress(data: bytes, model: str | Model | None = None) -> ImageLike:
+    """Decompress a .fzi file's bytes to exactly the pixels that were compressed.
+
+    Returns the same kind that was compressed: a PIL image (same mode, palette, transparency and ICC
+    profile) or a numpy array of the same shape. ``model`` overrides the search for the file's model among
+    the shipped ones (a name or a path); it must be the model the file was written with.
+    """
+    header, sections = read_container(data)
+    _, flow_planes, extra_planes = MODES[header.mode]
+    channels = flow_planes + extra_planes
+    pixels = np.empty((header.height, header.width, channels), dtype=np.uint8)
+    tiles = _tiles(header.height, header.width, header.tile_size) if flow_planes else []
+    if tiles:
+        if isinstance(model, Model):
+            m = model
+            if m.weights_hash[:MODEL_ID_BYTES] != header.model_id:
+                raise FlowzipError(f"this file needs model {header.model_id.hex()}, not {m.short_id}")
+        else:
+            m = find_model(header.model_id, model)
+        for (rows, cols), section in zip(tiles, sections[: len(tiles)], strict=True):
+            pixels[rows, cols, :3] = decode_tile(m, section, rows.stop - rows.start, cols.stop - cols.start)
+    for c, section in zip(range(flow_planes, channels), sections[len(tiles) :], strict=True):
+        pixels[:, :, c] = decode_plane(section, header.height, header.width)
+    if pixel_checksum(pixels.tobytes()) != header.checksum:
+        raise FlowzipError(
+            "checksum mismatch: the decoded pixels are not the original ones (corrupt file, or "
+            "this machine computes the model differently)"
+        )
+    return _to_output(_Pixels(pixels, header.mode, header.kind, header.palette, header.icc_profile))
+
+
+def read_header(data: bytes) -> Header:
+    """The header of a .fzi file (validated), without decoding any pixels."""
+    return read_container(data)[0]

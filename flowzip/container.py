@@ -1,0 +1,192 @@
+"""The .fz container: a compact header, a checksum of the decoded pixels, and the coded sections.
+
+The byte-by-byte specification is ``docs/format.md``; this module is its only reader and writer. Sections
+are, in order: one per flow tile (row-major over the tile grid) when the mode has RGB, then one per extra
+plane of the mode (alpha, grey, palette indices). Every length is a LEB128 varint; the last section's length
+is implied by the end of the file. ``read_container`` checks everything it can before anything is allocated.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from flowzip.errors import FlowzipError
+
+MAGIC = b"FZ"
+FORMAT_VERSION = 1
+MODEL_ID_BYTES = 4
+MAX_SIDE = 1 << 20  # 1,048,576 pixels
+MAX_PIXELS = 1 << 32
+
+# mode -> (code, planes coded by the flow, extra planes); order of codes is part of the format
+MODES = {"RGB": (0, 3, 0), "RGBA": (1, 3, 1), "L": (2, 0, 1), "LA": (3, 0, 2), "P": (4, 0, 1), "1": (5, 0, 1)}
+_MODE_BY_CODE = {code: mode for mode, (code, _, _) in MODES.items()}
+# how decompress hands the pixels back: as a PIL image, or a numpy array (H, W, C) or (H, W)
+KINDS = ("image", "array", "array2d")
+_FLAG_ICC = 0x08
+_FLAG_RESERVED = 0xC0
+MIN_TILE_LOG2, MAX_TILE_LOG2 = 5, 12
+PALETTE_MODES = ("RGB", "RGBA")
+
+
+@dataclass(frozen=True)
+class Palette:
+    """A P image's palette (raw bytes in ``mode``) and its transparency (an index, bytes, or none)."""
+
+    mode: str
+    data: bytes
+    transparency: int | bytes | None = None
+
+
+@dataclass(frozen=True)
+class Header:
+    """Everything in a .fz file but the coded sections."""
+
+    width: int
+    height: int
+    mode: str
+    kind: str
+    tile_log2: int
+    checksum: int
+    model_id: bytes = b""
+    icc_profile: bytes | None = None
+    palette: Palette | None = None
+
+    @property
+    def tile_size(self) -> int:
+        return 1 << self.tile_log2
+
+    @property
+    def tile_grid(self) -> tuple[int, int]:
+        """Tiles down and across."""
+        t = self.tile_size
+        return -(-self.height // t), -(-self.width // t)
+
+    @property
+    def section_count(self) -> int:
+        _, flow_planes, extra_planes = MODES[self.mode]
+        rows, cols = self.tile_grid
+        return (rows * cols if flow_planes else 0) + extra_planes
+
+
+def pixel_checksum(pixels: bytes) -> int:
+    """CRC-32 of the decoded pixels (C-order bytes), stored to catch any decode that is not exact."""
+    return zlib.crc32(pixels)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def write_container(header: Header, sections: list[bytes]) -> bytes:
+    """Serialise a header and its coded sections."""
+    if len(sections) != header.section_count:
+        raise ValueError(f"{header.mode} image needs {header.section_count} sections, got {len(sections)}")
+    code = MODES[header.mode][0]
+    flags = code | (_FLAG_ICC if header.icc_profile else 0) | (KINDS.index(header.kind) << 4)
+    out = bytearray(MAGIC + bytes([FORMAT_VERSION, flags]))
+    out += _varint(header.width) + _varint(header.height)
+    if MODES[header.mode][1]:
+        out += header.model_id + bytes([header.tile_log2])
+    if header.palette is not None:
+        pal = header.palette
+        out += bytes([PALETTE_MODES.index(pal.mode)]) + _varint(len(pal.data)) + pal.data
+        if pal.transparency is None:
+            out += b"\0"
+        elif isinstance(pal.transparency, int):
+            out += b"\1" + _varint(pal.transparency)
+        else:
+            out += b"\2" + _varint(len(pal.transparency)) + pal.transparency
+    if header.icc_profile:
+        out += _varint(len(header.icc_profile)) + header.icc_profile
+    out += header.checksum.to_bytes(4, "little")
+    for s in sections[:-1]:
+        out += _varint(len(s))
+    for s in sections:
+        out += s
+    return bytes(out)
+
+
+class _Reader:
+    """Bounds-checked reading of a byte string; every overrun is a clean FlowzipError."""
+
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def take(self, n: int, what: str) -> bytes:
+        if n < 0 or self.pos + n > len(self.data):
+            raise FlowzipError(f"truncated file (while reading {what})")
+        self.pos += n
+        return self.data[self.pos - n : self.pos]
+
+    def byte(self, what: str) -> int:
+        return self.take(1, what)[0]
+
+    def varint(self, what: str, limit: int) -> int:
+        value = 0
+        for shift in range(0, 64, 7):
+            b = self.byte(what)
+            value |= (b & 0x7F) << shift
+            if not b & 0x80:
+                if value > limit:
+                    raise FlowzipError(f"corrupt file: {what} {value} exceeds {limit}")
+                return value
+        raise FlowzipError(f"corrupt file: {what} is not a valid varint")
+
+
+def read_container(data: bytes) -> tuple[Header, list[bytes]]:
+    """Parse and validate a .fz file; return its header and coded sections."""
+    r = _Reader(data)
+    if r.take(len(MAGIC), "magic") != MAGIC:
+        raise FlowzipError("not a flowzip file (bad magic bytes)")
+    version = r.byte("format version")
+    if version != FORMAT_VERSION:
+        raise FlowzipError(f"unsupported flowzip format version {version} (this flowzip reads {FORMAT_VERSION})")
+    flags = r.byte("flags")
+    if flags & _FLAG_RESERVED or (flags & 0x07) not in _MODE_BY_CODE or (flags >> 4) & 0x03 >= len(KINDS):
+        raise FlowzipError(f"corrupt file: invalid flags byte 0x{flags:02x}")
+    mode, kind = _MODE_BY_CODE[flags & 0x07], KINDS[(flags >> 4) & 0x03]
+    width, height = r.varint("width", MAX_SIDE), r.varint("height", MAX_SIDE)
+    if width < 1 or height < 1 or width * height > MAX_PIXELS:
+        raise FlowzipError(f"corrupt file: invalid image size {width}x{height}")
+    model_id, tile_log2 = b"", MAX_TILE_LOG2
+    if MODES[mode][1]:
+        model_id = r.take(MODEL_ID_BYTES, "model id")
+        tile_log2 = r.byte("tile size")
+        if not MIN_TILE_LOG2 <= tile_log2 <= MAX_TILE_LOG2:
+            raise FlowzipError(f"corrupt file: invalid tile size 2**{tile_log2}")
+    palette = None
+    if mode == "P":
+        pal_code = r.byte("palette mode")
+        if pal_code >= len(PALETTE_MODES):
+            raise FlowzipError("corrupt file: invalid palette mode")
+        pal_mode = PALETTE_MODES[pal_code]
+        pal_data = r.take(r.varint("palette length", 256 * len(pal_mode)), "palette")
+        transparency: int | bytes | None = None
+        t_kind = r.byte("transparency kind")
+        if t_kind == 1:
+            transparency = r.varint("transparent index", 255)
+        elif t_kind == 2:
+            transparency = r.take(r.varint("transparency length", 256), "transparency")
+        elif t_kind != 0:
+            raise FlowzipError("corrupt file: invalid transparency kind")
+        palette = Palette(pal_mode, pal_data, transparency)
+    icc = r.take(r.varint("ICC profile length", len(data)), "ICC profile") if flags & _FLAG_ICC else None
+    checksum = int.from_bytes(r.take(4, "checksum"), "little")
+    header = Header(width, height, mode, kind, tile_log2, checksum, model_id, icc, palette)
+    if header.section_count - 1 > len(data) - r.pos:  # each stored length takes at least one byte
+        raise FlowzipError(f"truncated file ({header.section_count} sections cannot fit in {len(data)} bytes)")
+    lengths = [r.varint("section length", len(data)) for _ in range(header.section_count - 1)]
+    if r.pos + sum(lengths) > len(data):
+        raise FlowzipError("truncated file (sections end past the end of the file)")
+    sections = []
+    for n in lengths:
+        sections.append(r.take(n, "section"))
+    sections.append(data[r.pos :])
+    return header, sections

@@ -1,0 +1,220 @@
+"""Exact arithmetic: every value that is rounded, or that reaches the entropy coder, is computed here.
+
+A lossless learned codec breaks when the decoder computes a float that differs from the encoder's in its last
+bit. flowzip avoids that by construction: while coding, every tensor that feeds a rounding or the coder lives on
+a dyadic fixed-point grid (an integer times a power of two) and is small enough that float64 represents every
+product and every partial sum exactly. Then the result of a convolution is the same whatever its summation
+order, instruction set, thread count or library, and so is everything computed from it. Training runs the very
+same functions in float32 with straight-through rounding; coding runs them in float64, where they are exact.
+
+Grids and bounds (the argument is written out in ``docs/exactness.md``):
+
+- weights: multiples of ``2**-WEIGHT_BITS``, clamped to ``±WEIGHT_LIMIT``;
+- activations: multiples of ``2**-ACT_BITS``, clamped to ``±ACT_LIMIT``;
+- biases: multiples of ``2**-(WEIGHT_BITS + ACT_BITS)``, clamped to ``±BIAS_LIMIT``, so a convolution's output
+  is on that grid too;
+- latents: integers; the autoregressive convolutions use integer numerators over ``2**MASKED_BITS``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from flowzip.errors import FlowzipError
+
+WEIGHT_BITS = 12
+WEIGHT_LIMIT = 64.0
+BIAS_LIMIT = 65536.0
+ACT_BITS = 6
+ACT_LIMIT = 256.0
+MAX_CONV_CHANNELS = 256  # input channels of a network conv; bounds its sums (docs/exactness.md)
+MAX_MASKED_CHANNELS = 192  # channels of a masked lifting conv; bounds its sums
+MASKED_BITS = 12
+LATENT_INPUT_SHIFT = 6  # networks see integer latents times 2**-6, which keeps them O(1)
+LATENT_LIMIT = float(2**24)  # latents and means stay within this, or coding stops (see masked_lifting_shift)
+
+# 2**(k/16) for k = 0..15, written out so that no libm is involved in building the scale table.
+_POW2_SIXTEENTHS = [
+    float.fromhex(h)
+    for h in (
+        "0x1.0000000000000p+0",
+        "0x1.0b5586cf9890fp+0",
+        "0x1.172b83c7d517bp+0",
+        "0x1.2387a6e756238p+0",
+        "0x1.306fe0a31b715p+0",
+        "0x1.3dea64c123422p+0",
+        "0x1.4bfdad5362a27p+0",
+        "0x1.5ab07dd485429p+0",
+        "0x1.6a09e667f3bcdp+0",
+        "0x1.7a11473eb0187p+0",
+        "0x1.8ace5422aa0dbp+0",
+        "0x1.9c49182a3f090p+0",
+        "0x1.ae89f995ad3adp+0",
+        "0x1.c199bdd85529cp+0",
+        "0x1.d5818dcfba487p+0",
+        "0x1.ea4afa2a490dap+0",
+    )
+]
+INITIAL_LOG2_SCALE = 4  # a network output of 0 means scale 16: a sensible start for pixel-level latents
+# Coder scales are 2**(q/16) for integer q in [SCALE_INDEX_MIN, SCALE_INDEX_MAX]: 0.25 ... 256.
+SCALE_INDEX_MIN = -32
+SCALE_INDEX_MAX = 128
+_SCALE_TABLE = torch.tensor(
+    [math.ldexp(_POW2_SIXTEENTHS[q % 16], q // 16) for q in range(SCALE_INDEX_MIN, SCALE_INDEX_MAX + 1)],
+    dtype=torch.float64,
+)
+
+
+class _RoundToGrid(torch.autograd.Function):
+    """``floor(x * s + 1/2) / s`` with a straight-through (identity) gradient."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, scale: float) -> Tensor:
+        return torch.floor(x * scale + 0.5).div_(scale)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        return grad, None
+
+
+def to_grid(x: Tensor, frac_bits: int) -> Tensor:
+    """Round ``x`` half up to a multiple of ``2**-frac_bits``: exact, as power-of-two scalings are exact.
+
+    In training the gradient passes straight through.
+    """
+    scale = float(2**frac_bits)
+    if x.requires_grad:
+        return _RoundToGrid.apply(x, scale)
+    return torch.floor(x * scale + 0.5).div_(scale)
+
+
+def round_half_up(x: Tensor) -> Tensor:
+    """``R(x) = floor(x + 1/2)``; the gradient passes straight through in training."""
+    return to_grid(x, 0)
+
+
+def fixed_point_weight(weight: Tensor, frac_bits: int) -> Tensor:
+    """A weight clamped to ``±WEIGHT_LIMIT`` and rounded to the ``2**-frac_bits`` grid."""
+    return to_grid(torch.clamp(weight, -WEIGHT_LIMIT, WEIGHT_LIMIT), frac_bits)
+
+
+def latent_to_activation(z: Tensor) -> Tensor:
+    """The fixed-point network input for integer latents ``z``: ``z * 2**-6``, clamped."""
+    return torch.clamp(z * 2.0**-LATENT_INPUT_SHIFT, -ACT_LIMIT, ACT_LIMIT)
+
+
+def activation(x: Tensor) -> Tensor:
+    """ReLU, then back onto the activation grid and inside its bound."""
+    return torch.clamp(to_grid(torch.relu(x), ACT_BITS), max=ACT_LIMIT)
+
+
+def requantize(x: Tensor) -> Tensor:
+    """A residual stream back onto the activation grid and inside its bound."""
+    return torch.clamp(to_grid(x, ACT_BITS), -ACT_LIMIT, ACT_LIMIT)
+
+
+class FixedPointConv2d(nn.Conv2d):
+    """A 'same'-padded convolution with fixed-point weights and bias, exact in float64 on grid inputs."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, zero_init: bool = False):
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+        if zero_init:
+            nn.init.zeros_(self.weight)
+            nn.init.zeros_(self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight = fixed_point_weight(self.weight, WEIGHT_BITS)
+        bias = to_grid(torch.clamp(self.bias, -BIAS_LIMIT, BIAS_LIMIT), WEIGHT_BITS + ACT_BITS)
+        return F.conv2d(x, weight.to(x.dtype), bias.to(x.dtype), padding=self.padding)
+
+
+def scale_from_index(raw: Tensor) -> tuple[Tensor, Tensor]:
+    """Map a network output (16 * (log2 scale - INITIAL_LOG2_SCALE)) to a scale index and the coder's scale.
+
+    The scale is read from a table of exact float64 constants, never computed with exp(), so encoder and
+    decoder pass bit-identical parameters to the coder. In training the value is the same table entry and the
+    gradient is that of ``2**(raw/16)``.
+    """
+    index = torch.clamp(round_half_up(raw) + 16 * INITIAL_LOG2_SCALE, SCALE_INDEX_MIN, SCALE_INDEX_MAX)
+    table = _SCALE_TABLE.to(device=raw.device, dtype=raw.dtype)
+    exact = table[(index.detach() - SCALE_INDEX_MIN).long()]
+    if raw.requires_grad:
+        smooth = torch.exp2(index / 16.0)
+        return index, smooth + (exact - smooth).detach()
+    return index, exact
+
+
+# --- Autoregressive (masked) 3x3 lifting convolutions on integers -------------------------------------------
+
+
+def masked_conv_mask(channels: int) -> Tensor:
+    """The 3x3 autoregressive mask in raster order: earlier pixels, and earlier channels of the same pixel."""
+    mask = torch.zeros(channels, channels, 3, 3)
+    mask[:, :, 0, :] = 1  # the row above
+    mask[:, :, 1, 0] = 1  # the pixel to the left
+    mask[:, :, 1, 1] = torch.tril(torch.ones(channels, channels), diagonal=-1)  # earlier channels, same pixel
+    return mask
+
+
+def masked_lifting_shift(x: Tensor, weight: Tensor) -> Tensor:
+    """``R(W * x)`` for integer ``x`` and a masked ``W`` on the ``2**-MASKED_BITS`` grid (exact in float64).
+
+    While coding, inputs beyond ``LATENT_LIMIT`` stop with an error: past it a float64 sum of up to 192
+    channels x 9 taps of ``|numerator| <= 2**18`` times ``|x|`` could exceed 2**53 and stop being exact.
+    """
+    if not x.requires_grad and x.numel() and x.abs().max() > LATENT_LIMIT:
+        raise FlowzipError(
+            "latents outside the model's exact range (a corrupt file, or an image this model cannot code)"
+        )
+    return round_half_up(F.conv2d(x, weight.to(x.dtype), padding=1))
+
+
+@numba.njit(cache=True, parallel=True)
+def _solve_raster(y: np.ndarray, w: np.ndarray, shift: int) -> np.ndarray:
+    """Invert ``y = x + R(W * x)`` pixel by pixel in raster order (W is strictly autoregressive)."""
+    n, c_count, h, wd = y.shape
+    x = np.zeros_like(y)
+    half = np.int64(1) << (shift - 1)
+    for b in numba.prange(n):
+        for i in range(h):
+            for j in range(wd):
+                for c in range(c_count):
+                    acc = np.int64(0)
+                    for di in range(2):
+                        ii = i + di - 1
+                        if ii < 0:
+                            continue
+                        for dj in range(3):
+                            jj = j + dj - 1
+                            if jj < 0 or jj >= wd or (di == 1 and dj > 0):
+                                continue
+                            for k in range(c_count):
+                                acc += w[c, k, di, dj] * x[b, k, ii, jj]
+                    for k in range(c):
+                        acc += w[c, k, 1, 1] * x[b, k, i, j]
+                    x[b, c, i, j] = y[b, c, i, j] - ((acc + half) >> shift)
+    return x
+
+
+def masked_lifting_inverse(y: Tensor, weight: Tensor, reverse: bool) -> Tensor:
+    """Solve ``y = x + R(W * x)`` for integer ``x``; ``reverse`` marks the opposite orientation.
+
+    ``weight`` is the masked weight on the ``2**-MASKED_BITS`` grid; the solve runs on its integer numerators
+    in int64. The opposite orientation (reverse raster order) is the raster one on a tensor flipped in height,
+    width and channels.
+    """
+    w = torch.round(weight.detach().to(torch.float64) * 2.0**MASKED_BITS).to(torch.int64)
+    yy = y.to(torch.int64)
+    if reverse:
+        yy = yy.flip(1, 2, 3)
+        w = w.flip(0, 1, 2, 3)
+    x = torch.from_numpy(_solve_raster(np.ascontiguousarray(yy.numpy()), np.ascontiguousarray(w.numpy()), MASKED_BITS))
+    if reverse:
+        x = x.flip(1, 2, 3)
+    return x.to(y.dtype)

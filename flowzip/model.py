@@ -1,0 +1,131 @@
+"""The multi-scale integer flow: image -> latents with their coder parameters, and back.
+
+Level l: squeeze 2x2 -> ``steps`` x (emerging conv, coupling) -> factor out half of the channels, whose prior
+is conditioned on the half that goes on. The half left after the last level gets the top prior. Encoding
+runs the flow forward and returns every latent group with its (mean, scale); decoding asks for the groups in
+the mirrored order, because each factor-out prior needs the latents decoded before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+from flowzip.exact import MAX_CONV_CHANNELS, MAX_MASKED_CHANNELS
+from flowzip.layers import FlowStep, Squeeze
+from flowzip.priors import FAMILIES, FactorOutPrior, TopPrior, code_length_bits
+
+PIXEL_OFFSET = 128  # uint8 pixels are centred to [-128, 127] before the flow
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Architecture settings of an ``IntegerFlow``; saved with the weights."""
+
+    levels: int = 3
+    steps: int = 4
+    hidden: int = 48
+    blocks: int = 1
+    prior_hidden: int = 48
+    family: str = "gaussian"
+    channels: int = 3
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"unknown prior family {self.family!r}; choose from {FAMILIES}")
+        if min(self.levels, self.steps, self.hidden, self.prior_hidden, self.channels) < 1 or self.blocks < 0:
+            raise ValueError(f"invalid flow configuration {asdict(self)}")
+        # the exactness bounds of flowzip.exact hold up to these sizes
+        if self.channels * 4**self.levels // 2 ** (self.levels - 1) > MAX_MASKED_CHANNELS:
+            raise ValueError(f"{self.levels} levels give more than {MAX_MASKED_CHANNELS} channels")
+        if max(self.hidden, self.prior_hidden) > MAX_CONV_CHANNELS:
+            raise ValueError(f"networks are limited to {MAX_CONV_CHANNELS} channels")
+
+    @property
+    def stride(self) -> int:
+        """Image sides must be multiples of this (the codec pads to it)."""
+        return 2**self.levels
+
+
+@dataclass
+class LatentGroup:
+    """Integer latents and the coder parameters (mean, scale) of each, all of one shape."""
+
+    symbols: Tensor
+    mean: Tensor
+    scale: Tensor
+
+
+# Decoding calls this with a group's (mean, scale) and gets the group's integer latents back.
+GroupDecoder = Callable[[Tensor, Tensor], Tensor]
+
+
+class FlowLevel(nn.Module):
+    """Squeeze, flow steps, and the prior of the half that is factored out."""
+
+    def __init__(self, in_channels: int, config: FlowConfig):
+        super().__init__()
+        channels = 4 * in_channels
+        self.keep = channels // 2
+        self.squeeze = Squeeze()
+        self.steps = nn.ModuleList(FlowStep(channels, config.hidden, config.blocks) for _ in range(config.steps))
+        self.prior = FactorOutPrior(self.keep, channels - self.keep, config.prior_hidden, config.blocks)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, LatentGroup]:
+        z = self.squeeze(x)
+        for step in self.steps:
+            z = step(z)
+        z_keep, z_out = z[:, : self.keep], z[:, self.keep :]
+        return z_keep, LatentGroup(z_out, *self.prior(z_keep))
+
+    def inverse(self, z_keep: Tensor, decode: GroupDecoder) -> Tensor:
+        z_out = decode(*self.prior(z_keep))
+        z = torch.cat([z_keep, z_out], dim=1)
+        for step in reversed(self.steps):
+            z = step.inverse(z)
+        return self.squeeze.inverse(z)
+
+
+class IntegerFlow(nn.Module):
+    """A bijection from integer images (N, C, H, W) to integer latent groups with discretized priors."""
+
+    def __init__(self, config: FlowConfig):
+        super().__init__()
+        self.config = config
+        self.levels = nn.ModuleList()
+        channels = config.channels
+        for _ in range(config.levels):
+            level = FlowLevel(channels, config)
+            self.levels.append(level)
+            channels = level.keep
+        self.top_channels = channels
+        self.top = TopPrior(channels)
+
+    def latent_groups(self, x: Tensor) -> list[LatentGroup]:
+        """Run the flow on integer pixels; return the latent groups in decoding order (top first)."""
+        groups = []
+        z = x - PIXEL_OFFSET
+        for level in self.levels:
+            z, group = level(z)
+            groups.append(group)
+        groups.append(LatentGroup(z, *self.top(z.shape, z.dtype)))
+        return groups[::-1]
+
+    def decode(self, shape: tuple[int, int, int, int], decode: GroupDecoder, dtype: torch.dtype) -> Tensor:
+        """Rebuild integer pixels of ``shape`` (N, C, H, W), decoding each latent group when it is needed."""
+        n, _, h, w = shape
+        stride = self.config.stride
+        z = decode(*self.top((n, self.top_channels, h // stride, w // stride), dtype))
+        for level in reversed(self.levels):
+            z = level.inverse(z, decode)
+        return z + PIXEL_OFFSET
+
+    def code_length_bits(self, x: Tensor) -> Tensor:
+        """Model code length of each image in bits, shape (N,): ``-log2 P(latents)`` as the coder pays it."""
+        total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        for g in self.latent_groups(x):
+            total = total + code_length_bits(g.symbols, g.mean, g.scale, self.config.family).flatten(1).sum(1)
+        return total

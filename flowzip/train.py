@@ -1,0 +1,198 @@
+"""Training an ``IntegerFlow`` on image crops: resumable, logged, with an exponential moving average.
+
+The loss is the model's code length in bits per dimension, exactly what the coder pays (see
+``flowzip.priors``), with straight-through rounding through every integer layer. A run writes to its folder:
+``checkpoint.pt`` (everything needed to continue exactly: model, EMA, optimiser, step, random states),
+``log.jsonl`` (training and held-out bpd) and ``model.fzm`` (the EMA weights as a shippable model file).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from flowzip.errors import FlowzipError
+from flowzip.images import read_image_rgb
+from flowzip.model import FlowConfig, IntegerFlow
+from flowzip.zoo import MODEL_SUFFIX, save_model
+
+IMAGE_SUFFIXES = {".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".gif"}
+
+
+@dataclass
+class TrainConfig:
+    """Settings of a training run; stored in its checkpoint, so a resumed run keeps them."""
+
+    data: list[str]
+    out: str
+    name: str = "model"
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    crop: int = 64
+    batch: int = 16
+    steps: int = 100_000
+    lr: float = 1e-3
+    warmup: int = 500
+    min_lr_fraction: float = 0.05
+    clip: float = 10.0
+    ema: float = 0.999
+    val_fraction: float = 0.05
+    val_every: int = 500
+    val_crops: int = 128
+    seed: int = 0
+    threads: int = 0
+
+
+def load_images(paths: list[str]) -> list[np.ndarray]:
+    """RGB uint8 arrays (H, W, 3) from folders of images, image files, or ``.npy`` arrays (N, H, W, 3)."""
+    images: list[np.ndarray] = []
+    for p in map(Path, paths):
+        if p.suffix == ".npy":
+            arr = np.load(p, allow_pickle=False)
+            if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
+                raise FlowzipError(f"{p}: expected a uint8 array of shape (N, H, W, 3), got {arr.dtype} {arr.shape}")
+            images.extend(arr)
+        elif p.is_dir():
+            images.extend(read_image_rgb(f) for f in sorted(p.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            images.append(read_image_rgb(p))
+    if not images:
+        raise FlowzipError(f"no training images found in {', '.join(paths)}")
+    return images
+
+
+def random_crops(images: list[np.ndarray], count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
+    """``count`` random crops of ``size`` (with random horizontal flips) as a float tensor (N, 3, size, size)."""
+    out = np.empty((count, size, size, 3), dtype=np.uint8)
+    for k in range(count):
+        img = images[rng.integers(len(images))]
+        h, w = img.shape[:2]
+        if h < size or w < size:
+            img = np.pad(img, ((0, max(0, size - h)), (0, max(0, size - w)), (0, 0)), mode="edge")
+            h, w = img.shape[:2]
+        i, j = rng.integers(h - size + 1), rng.integers(w - size + 1)
+        crop = img[i : i + size, j : j + size]
+        out[k] = crop[:, ::-1] if rng.random() < 0.5 else crop
+    return torch.from_numpy(out).permute(0, 3, 1, 2).float()
+
+
+def bits_per_dim(flow: IntegerFlow, x: torch.Tensor) -> torch.Tensor:
+    """Mean code length of the batch in bits per subpixel."""
+    return flow.code_length_bits(x).sum() / x.numel()
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to ``min_lr_fraction`` of the peak."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (cfg.min_lr_fraction + (1 - cfg.min_lr_fraction) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def split_held_out(images: list[np.ndarray], fraction: float, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Split images into (training, held-out), the held-out ``fraction`` chosen by ``seed``."""
+    order = np.random.default_rng(seed).permutation(len(images))
+    n_val = round(len(images) * fraction) if len(images) > 1 else 0
+    return [images[i] for i in order[n_val:]], [images[i] for i in order[:n_val]]
+
+
+@torch.no_grad()
+def evaluate(flow: IntegerFlow, crops: torch.Tensor, batch: int = 64) -> float:
+    """Bits per subpixel of fixed crops (float32, as in training)."""
+    flow.eval()
+    bits = sum(flow.code_length_bits(crops[i : i + batch]).sum().item() for i in range(0, len(crops), batch))
+    flow.train()
+    return bits / crops.numel()
+
+
+def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float | None = None) -> Path:
+    """Run (or resume) training; return the path of the exported model file.
+
+    ``cfg.steps`` is the length of the whole schedule; ``stop_at_step`` and ``time_limit`` (seconds) end this
+    run early, with a checkpoint, so that a later run resumes where it stopped.
+    """
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+
+    train_images, val_images = split_held_out(load_images(cfg.data), cfg.val_fraction, cfg.seed)
+    val_crops = random_crops(val_images or train_images, cfg.val_crops, cfg.crop, np.random.default_rng(1))
+
+    flow = IntegerFlow(cfg.flow)
+    ema = copy.deepcopy(flow).requires_grad_(False)
+    opt = torch.optim.Adam(flow.parameters(), lr=cfg.lr)
+    step = 0
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=True)
+        flow.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["optimizer"])
+        step = ck["step"]
+        rng.bit_generator.state = json.loads(ck["numpy_rng"])
+        torch.set_rng_state(ck["torch_rng"])
+        print(f"resumed {ckpt_path} at step {step}")
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+
+    def checkpoint() -> None:
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save(
+            {
+                "model": flow.state_dict(),
+                "ema": ema.state_dict(),
+                "optimizer": opt.state_dict(),
+                "step": step,
+                "numpy_rng": json.dumps(rng.bit_generator.state),
+                "torch_rng": torch.get_rng_state(),
+            },
+            tmp,
+        )
+        tmp.replace(ckpt_path)
+        save_model(out / f"{cfg.name}{MODEL_SUFFIX}", ema, cfg.name, {"step": step, "train": asdict(cfg)})
+
+    log = (out / "log.jsonl").open("a")
+    bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, dynamic_ncols=True)
+    start, running = time.time(), None
+    flow.train()
+    stop = min(cfg.steps, stop_at_step or cfg.steps)
+    while step < stop:
+        for g in opt.param_groups:
+            g["lr"] = learning_rate(cfg, step)
+        loss = bits_per_dim(flow, random_crops(train_images, cfg.batch, cfg.crop, rng))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(flow.parameters(), cfg.clip)
+        opt.step()
+        with torch.no_grad():
+            for pe, p in zip(ema.parameters(), flow.parameters(), strict=True):
+                pe.lerp_(p, 1 - cfg.ema)
+        step += 1
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        bar.update(1)
+        bar.set_postfix(bpd=f"{running:.3f}")
+        out_of_time = time_limit is not None and time.time() - start > time_limit
+        if step % cfg.val_every == 0 or step == stop or out_of_time:
+            val = evaluate(ema, val_crops)
+            log.write(
+                json.dumps(
+                    {"step": step, "train_bpd": running, "val_bpd": val, "seconds": round(time.time() - start, 1)}
+                )
+                + "\n"
+            )
+            log.flush()
+            bar.write(f"step {step}: train {running:.4f} bpd, held-out (EMA) {val:.4f} bpd")
+            checkpoint()
+        if out_of_time:
+            break
+    bar.close()
+    return out / f"{cfg.name}{MODEL_SUFFIX}"

@@ -1,0 +1,1 @@
+"""Shipped model files and their cards; installed as the package ``flowzip.models``."""

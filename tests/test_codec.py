@@ -1,0 +1,118 @@
+"""Round trips through the whole codec: every content, size and mode comes back pixel for pixel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import flowzip
+from flowzip.codec import encode_tile
+from flowzip.container import read_container
+from flowzip.errors import FlowzipError
+from flowzip.zoo import Model
+
+from conftest import make_image
+
+CONTENTS = ["noise", "constant", "gradient", "photo"]
+SIZES = [(1, 1), (1, 7), (7, 1), (31, 33), (64, 64), (257, 129), (70, 200)]  # the last two cross 64-px tiles
+TILE = 64
+
+
+def _assert_same_image(a: Image.Image, b: Image.Image) -> None:
+    assert b.mode == a.mode and b.size == a.size
+    assert np.array_equal(np.asarray(a), np.asarray(b))
+    if a.mode == "P":
+        assert b.palette.mode == a.palette.mode and b.getpalette() == a.getpalette()
+        assert b.info.get("transparency") == a.info.get("transparency")
+
+
+def _pil(content: str, size: tuple[int, int], mode: str) -> Image.Image:
+    rgba = make_image(content, *size, channels=4)
+    return Image.fromarray(rgba, "RGBA").convert(mode)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "1"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("content", CONTENTS)
+def test_pil_round_trip(content: str, size: tuple[int, int], mode: str, tiny_model: Model) -> None:
+    image = _pil(content, size, mode)
+    data = flowzip.compress(image, model=tiny_model, tile_size=TILE)
+    _assert_same_image(image, flowzip.decompress(data, model=tiny_model))
+
+
+@pytest.mark.parametrize("shape", [(5, 9), (5, 9, 1), (5, 9, 2), (33, 31, 3), (33, 31, 4)])
+def test_array_round_trip_keeps_shape(shape: tuple[int, ...], tiny_model: Model) -> None:
+    a = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    out = flowzip.decompress(flowzip.compress(a, model=tiny_model, tile_size=TILE), model=tiny_model)
+    assert isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == a.shape
+    assert np.array_equal(out, a)
+
+
+def test_palette_with_transparency_and_icc_round_trip(tiny_model: Model) -> None:
+    image = Image.fromarray(make_image("photo", 20, 30)).quantize(colors=17)
+    image.info["transparency"] = 3
+    rgb = Image.fromarray(make_image("gradient", 9, 8))
+    rgb.info["icc_profile"] = b"not a real profile, but kept byte for byte"
+    _assert_same_image(image, flowzip.decompress(flowzip.compress(image)))
+    out = flowzip.decompress(flowzip.compress(rgb, model=tiny_model), model=tiny_model)
+    _assert_same_image(rgb, out)
+    assert out.info["icc_profile"] == rgb.info["icc_profile"]
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.zeros((4, 4), dtype=np.uint16), "uint16"),
+        (np.zeros((4, 4, 5), dtype=np.uint8), "shape"),
+        (Image.new("I;16", (4, 4)), "16-bit"),
+        (Image.new("CMYK", (4, 4)), "unsupported image mode CMYK"),
+        ("image.png", "cannot compress a str"),
+    ],
+)
+def test_unsupported_input_is_a_clear_error(image: object, message: str) -> None:
+    with pytest.raises(FlowzipError, match=message):
+        flowzip.compress(image)
+
+
+def test_truncations_and_bit_flips_fail_cleanly(tiny_model: Model) -> None:
+    """Every cut through the header and section lengths, 40 cuts through the payload, 100 single-bit flips."""
+    image = make_image("photo", 20, 40, channels=4)
+    data = flowzip.compress(image, model=tiny_model, tile_size=32)
+    header_end = len(data) - sum(len(s) for s in read_container(data)[1])
+    for n in [*range(header_end + 1), *np.linspace(header_end + 1, len(data) - 1, 40, dtype=int)]:
+        with pytest.raises(FlowzipError):
+            flowzip.decompress(data[:n], model=tiny_model)
+    rng = np.random.default_rng(0)
+    for pos in rng.choice(len(data), size=100, replace=False):
+        damaged = bytearray(data)
+        damaged[pos] ^= 1 << int(rng.integers(8))
+        try:
+            out = flowzip.decompress(bytes(damaged), model=tiny_model)
+        except FlowzipError:
+            continue
+        assert np.array_equal(out, image), f"bit flip at byte {pos} returned wrong pixels"
+
+
+def test_wrong_model_is_named(tiny_model: Model, tmp_path: Path) -> None:
+    from flowzip.zoo import load_model_file, save_model
+
+    from conftest import random_flow
+
+    other = tmp_path / "other.fzm"
+    save_model(other, random_flow(tiny_model.flow.config, seed=5), "other")
+    data = flowzip.compress(make_image("photo", 16, 16), model=tiny_model)
+    with pytest.raises(FlowzipError, match=f"needs model {tiny_model.short_id}"):
+        flowzip.decompress(data, model=load_model_file(other))
+    with pytest.raises(FlowzipError, match=f"needs model {tiny_model.short_id}"):
+        flowzip.decompress(data, model=str(other))
+
+
+def test_tile_coding_is_independent_of_neighbours(tiny_model: Model) -> None:
+    """A tile's section depends only on its own pixels (tiles can be coded in parallel)."""
+    a = make_image("photo", 64, 128)
+    b = a.copy()
+    b[:, 64:] = 255 - b[:, 64:]
+    assert encode_tile(tiny_model, a[:, :64]) == encode_tile(tiny_model, b[:, :64])

@@ -1,0 +1,94 @@
+"""Every invertible layer's inverse is exact, and the fixed-point arithmetic is exact."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from flowzip.exact import MASKED_BITS, FixedPointConv2d, to_grid
+from flowzip.layers import FlowStep, IntegerAdditiveCoupling, IntegerEmergingConv, IntegerMaskedConv, Squeeze
+from flowzip.model import FlowConfig
+
+from conftest import random_flow
+
+
+def _randomise(module: torch.nn.Module, std: float = 0.1, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(0.0, std)
+    return module.eval()
+
+
+def _int_tensor(*shape: int, seed: int = 1, low: int = -300, high: int = 300) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(low, high, shape, generator=g).to(torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("layer", "channels"),
+    [
+        (Squeeze(), 3),
+        (IntegerMaskedConv(6, reverse=False), 6),
+        (IntegerMaskedConv(6, reverse=True), 6),
+        (IntegerEmergingConv(5), 5),
+        (IntegerAdditiveCoupling(6, hidden=8, blocks=1), 6),
+        (FlowStep(12, hidden=8, blocks=2), 12),
+    ],
+    ids=["squeeze", "masked-conv", "masked-conv-reverse", "emerging-conv", "coupling", "flow-step"],
+)
+def test_inverse_is_exact(layer: torch.nn.Module, channels: int) -> None:
+    layer = _randomise(layer)
+    x = _int_tensor(2, channels, 10, 14)
+    with torch.no_grad():
+        y = layer(x)
+        assert torch.equal(y, torch.round(y)), "outputs must be integers"
+        if not isinstance(layer, Squeeze):
+            assert not torch.equal(y, x), "the test needs a layer that changes its input"
+        assert torch.equal(layer.inverse(y), x)
+
+
+def test_masked_conv_is_autoregressive() -> None:
+    """Changing one pixel changes outputs only at that pixel and after it (raster order)."""
+    layer = _randomise(IntegerMaskedConv(3, reverse=False), std=0.5)
+    x = _int_tensor(1, 3, 6, 6)
+    x2 = x.clone()
+    x2[0, 1, 3, 3] += 50
+    with torch.no_grad():
+        changed = (layer(x2) != layer(x)).any(1)[0].nonzero().tolist()
+    assert changed and all((i, j) >= (3, 3) for i, j in changed)
+
+
+def test_flow_decode_inverts_encode() -> None:
+    flow = random_flow(FlowConfig(levels=2, steps=2, hidden=8, prior_hidden=8))
+    x = _int_tensor(2, 3, 16, 24, low=0, high=256)
+    with torch.no_grad():
+        groups = iter(flow.latent_groups(x))
+
+        def decode(mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+            g = next(groups)
+            assert torch.equal(g.mean, mean) and torch.equal(g.scale, scale)
+            return g.symbols
+
+        assert torch.equal(flow.decode(tuple(x.shape), decode, torch.float64), x)
+
+
+def test_fixed_point_conv_is_exact_in_float64() -> None:
+    """A float64 convolution of grid weights and grid activations equals an int64 computation."""
+    conv = _randomise(FixedPointConv2d(7, 5), std=0.3)
+    a = to_grid(torch.randn(2, 7, 9, 11, dtype=torch.float64) * 4, 6)
+    with torch.no_grad():
+        out = conv(a)
+        w_num = torch.round(to_grid(conv.weight, 12).double() * 2**12).long()
+        b_num = torch.round(to_grid(conv.bias, 18).double() * 2**18).long()
+        a_num = torch.round(a * 2**6).long()
+        cols = F.unfold(a_num.double(), 3, padding=1).long()  # integer values, exactly representable
+        ref = torch.einsum("ok,nkl->nol", w_num.flatten(1), cols) + b_num[None, :, None]
+    assert torch.equal(out.flatten(2), ref.double() / 2**18)
+
+
+def test_masked_weights_are_fixed_point() -> None:
+    layer = _randomise(IntegerMaskedConv(4, reverse=True))
+    w = layer.fixed_point_weight() * 2**MASKED_BITS
+    assert torch.equal(w, torch.round(w))

@@ -1,0 +1,93 @@
+"""The shipped default model: loads safely, codes at its likelihood, and round-trips real photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import flowzip
+from flowzip.codec import encode_tile
+from flowzip.errors import FlowzipError
+from flowzip.zoo import DEFAULT_MODEL, load_model, load_model_file
+
+from conftest import shared_data
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "sample.png"
+
+
+def _rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _rate_overhead(crop: np.ndarray) -> float:
+    """Coded payload bits over the model's -log2 likelihood, minus one."""
+    model = load_model(DEFAULT_MODEL)
+    x = torch.from_numpy(crop.copy()).permute(2, 0, 1)[None].to(torch.float64)
+    with torch.no_grad():
+        model_bits = model.flow.code_length_bits(x).item()
+    return 8 * len(encode_tile(model, crop)) / model_bits - 1
+
+
+def test_default_model_is_shipped_with_a_card() -> None:
+    assert DEFAULT_MODEL in flowzip.shipped_model_names()
+    card = (ROOT / "models" / "README.md").read_text()
+    assert f"## {DEFAULT_MODEL}" in card and load_model(DEFAULT_MODEL).short_id in card
+    assert (ROOT / "models" / f"{DEFAULT_MODEL}.fzm").stat().st_size < 20 * 2**20
+
+
+def test_payload_matches_likelihood_on_the_sample() -> None:
+    crop = _rgb(SAMPLE)[64:128, 96:160]
+    assert 0 <= _rate_overhead(crop) < 0.01
+
+
+def test_payload_matches_likelihood_on_dev_photos() -> None:
+    folder = shared_data("dev", "cbsd68")
+    for path in sorted(folder.iterdir())[:3]:
+        crop = _rgb(path)[100:164, 100:164]
+        assert 0 <= _rate_overhead(crop) < 0.01, path.name
+
+
+def test_sample_round_trip() -> None:
+    image = Image.open(SAMPLE)
+    assert np.array_equal(np.asarray(flowzip.decompress(flowzip.compress(image))), np.asarray(image))
+
+
+@pytest.mark.parametrize(
+    ("folder", "name"),
+    [
+        ("set5", "bird.png"),
+        ("set14", "comic.png"),
+        ("waterloo", "camera.png"),
+        ("waterloo", "france.png"),
+        ("cbsd68", "101085.webp"),
+    ],
+)
+def test_dev_images_round_trip(folder: str, name: str) -> None:
+    """Real files, every mode they come in (crops of the large ones keep the test fast on a CPU)."""
+    with Image.open(shared_data("dev", folder, name)) as im:
+        im.load()
+    image = im.crop((0, 0, min(im.width, 160), min(im.height, 120))) if im.mode in ("RGB", "RGBA") else im
+    out = flowzip.decompress(flowzip.compress(image))
+    assert out.mode == image.mode and np.array_equal(np.asarray(out), np.asarray(image))
+
+
+def test_model_files_are_loaded_without_executing_code(tmp_path: Path) -> None:
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return (Path.touch, (tmp_path / "executed",))
+
+    evil = tmp_path / "evil.fzm"
+    evil.write_bytes(pickle.dumps(Boom()))
+    torch.save({"payload": Boom()}, tmp_path / "evil2.fzm")
+    for path in (evil, tmp_path / "evil2.fzm"):
+        with pytest.raises(FlowzipError, match="not a flowzip model file"):
+            load_model_file(path)
+    assert not (tmp_path / "executed").exists()
