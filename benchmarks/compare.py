@@ -20,8 +20,7 @@ import numpy as np
 from PIL import Image
 
 import flowzip
-from flowzip.images import read_image_rgb
-from flowzip.train import IMAGE_SUFFIXES
+from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 from flowzip.zoo import DEFAULT_MODEL
 
 DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dev" / "cbsd68"

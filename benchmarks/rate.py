@@ -15,8 +15,7 @@ import numpy as np
 import torch
 
 from flowzip.codec import encode_tile
-from flowzip.images import read_image_rgb
-from flowzip.train import IMAGE_SUFFIXES
+from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 from flowzip.zoo import DEFAULT_MODEL, load_model
 
 DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dev" / "cbsd68"

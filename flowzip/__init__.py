@@ -7,9 +7,12 @@
 
 __version__ = "0.1.0"
 
-from flowzip.codec import compress, decompress, read_header
+from flowzip.codec import compress, decompress, decompress_image, read_header
 from flowzip.errors import FlowzipError
+from flowzip.pillow_plugin import register as register_pillow_plugin
 from flowzip.zoo import DEFAULT_MODEL, load_model, shipped_model_names
+
+register_pillow_plugin()
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -17,7 +20,9 @@ __all__ = [
     "__version__",
     "compress",
     "decompress",
+    "decompress_image",
     "load_model",
     "read_header",
+    "register_pillow_plugin",
     "shipped_model_names",
 ]

@@ -7,20 +7,26 @@ one line on stderr and a non-zero exit status.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
 from flowzip import __version__
-from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress, read_header
+from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image, read_header
 from flowzip.container import MODES
 from flowzip.errors import FlowzipError
-from flowzip.images import open_image
+from flowzip.images import IMAGE_SUFFIXES, open_image
 from flowzip.zoo import DEFAULT_MODEL, shipped_model_names
 
 SUFFIX = ".fzi"
@@ -87,18 +93,184 @@ def _read_bytes(path: Path) -> bytes:
         raise FlowzipError(f"{path}: permission denied") from None
 
 
-def _run_each(inputs: tuple[Path, ...], output: Path | None, job: Callable[[Path, Path | None], None]) -> None:
-    """Run ``job`` on every input, reporting failures one line each; exit 1 if any failed."""
-    if output is not None and len(inputs) > 1:
-        raise click.UsageError("-o/--output takes a single input")
-    failures = 0
-    for path in inputs:
-        try:
-            job(path, output)
-        except FlowzipError as e:
-            failures += 1
-            click.echo(f"flowzip: {e}", err=True)
-    if failures:
+@dataclass
+class _Task:
+    """One file to code: where from, where to, and the options (picklable, for worker processes)."""
+
+    source: str  # a path, or "-" for stdin
+    target: str  # a path, or "-" for stdout
+    force: bool
+    model: str | None
+    tile_size: int = DEFAULT_TILE_SIZE
+
+
+@dataclass
+class _Result:
+    task: _Task
+    bytes_in: int = 0
+    bytes_out: int = 0
+    coded_bytes: int = 0  # the size of the .fzi side
+    subpixels: int = 0
+    seconds: float = 0.0
+    note: str = ""
+    error: str | None = None
+
+
+def _read_source(source: str) -> bytes:
+    return sys.stdin.buffer.read() if source == "-" else _read_bytes(Path(source))
+
+
+def _write_target(target: str, data: bytes, force: bool) -> None:
+    if target == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        write_atomic(Path(target), data, force)
+
+
+def _compress_task(task: _Task) -> _Result:
+    start = time.perf_counter()
+    raw = _read_source(task.source)
+    image = open_image(io.BytesIO(raw), task.source)
+    note = f"{image.n_frames} frames, only the first is compressed" if getattr(image, "n_frames", 1) > 1 else ""
+    data = compress(image, model=task.model or DEFAULT_MODEL, tile_size=task.tile_size)
+    _write_target(task.target, data, task.force)
+    subpixels = image.width * image.height * len(image.getbands())
+    return _Result(task, len(raw), len(data), len(data), subpixels, time.perf_counter() - start, note)
+
+
+def _decompress_task(task: _Task) -> _Result:
+    start = time.perf_counter()
+    raw = _read_source(task.source)
+    image = decompress_image(raw, model=task.model)
+    data = _encode_output(image, Path(task.target if task.target != "-" else "stdout.png"))
+    _write_target(task.target, data, task.force)
+    subpixels = image.width * image.height * len(image.getbands())
+    return _Result(task, len(raw), len(data), len(raw), subpixels, time.perf_counter() - start)
+
+
+def _guarded(worker: Callable[[_Task], _Result], task: _Task) -> _Result:
+    try:
+        return worker(task)
+    except FlowzipError as e:
+        return _Result(task, error=str(e))
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # the processes share the cores
+
+
+def _expand(inputs: tuple[str, ...], recursive: bool, suffixes: set[str]) -> list[str]:
+    """The files to code: directories expand (with -r) to the files below them with one of ``suffixes``."""
+    files: list[str] = []
+    for name in inputs:
+        path = Path(name)
+        if name != "-" and path.is_dir():
+            if not recursive:
+                raise FlowzipError(f"{path}: is a directory (use -r to code the files in it)")
+            files += [str(p) for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in suffixes]
+        else:
+            files.append(name)
+    return files
+
+
+def _run(worker: Callable[[_Task], _Result], tasks: list[_Task], jobs: int, verbosity: int) -> None:
+    """Run the tasks (in ``jobs`` processes), report each, summarise several; exit 1 if any failed."""
+    in_process = jobs <= 1 or len(tasks) <= 1 or any("-" in (t.source, t.target) for t in tasks)
+    bar = tqdm(
+        total=len(tasks),
+        unit="file",
+        disable=None if len(tasks) > 1 and verbosity >= 0 else True,
+        file=sys.stderr,
+        leave=False,
+    )
+    results: list[_Result] = []
+    with contextlib.ExitStack() as stack:
+        if in_process:
+            stream = (_guarded(worker, t) for t in tasks)
+        else:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker))
+            stream = pool.map(partial(_guarded, worker), tasks)
+        for r in stream:
+            results.append(r)
+            bar.update(1)
+            if r.error:
+                bar.write(f"flowzip: {r.error}", file=sys.stderr)
+            elif verbosity >= 0:
+                line = _report(r) + (f" ({r.seconds:.2f} s)" if verbosity > 0 else "")
+                bar.write(line + (f"; warning: {r.note}" if r.note else ""), file=sys.stderr)
+    bar.close()
+    failed = sum(r.error is not None for r in results)
+    done = [r for r in results if r.error is None]
+    if len(results) > 1 and verbosity >= 0:
+        subpixels = sum(r.subpixels for r in done)
+        bpsp = f"{8 * sum(r.coded_bytes for r in done) / subpixels:.3f} bits/subpixel, " if subpixels else ""
+        click.echo(
+            f"{len(done)} files, {sum(r.bytes_in for r in done)} bytes in, {sum(r.bytes_out for r in done)} bytes "
+            f"out, {bpsp}{failed} failed",
+            err=True,
+        )
+    if failed:
+        sys.exit(1)
+
+
+def _report(r: _Result) -> str:
+    source, target = _show(r.task.source, "<stdin>"), _show(r.task.target, "<stdout>")
+    bpsp = 8 * r.coded_bytes / r.subpixels
+    return f"{source} -> {target}: {r.bytes_in} -> {r.bytes_out} bytes, {bpsp:.3f} bits/subpixel"
+
+
+def _show(name: str, stream: str) -> str:
+    return stream if name == "-" else name
+
+
+def _targets(files: list[str], output: Path | None, to_stdout: bool, name_target: Callable[[Path], Path]) -> list[str]:
+    if (output is not None or to_stdout) and len(files) != 1:
+        raise click.UsageError("-o/--output and -c/--stdout take a single input file")
+    if to_stdout or (files == ["-"] and output is None):
+        if sys.stdout.isatty():
+            raise FlowzipError("not writing binary data to a terminal (redirect the output, or use -o)")
+        return ["-"]
+    if output is not None:
+        return [str(output)]
+    return [str(name_target(Path(f))) for f in files]
+
+
+def _decompressed_name(path: Path) -> Path:
+    if path.suffix != SUFFIX:
+        raise FlowzipError(f"{path}: unknown suffix, expected {SUFFIX} (or give -o)")
+    return path.with_suffix(".png")
+
+
+def _common_options(func: Callable) -> Callable:
+    options = [
+        click.argument("inputs", nargs=-1, required=True),
+        click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file (one input only)."),
+        click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to standard output (one input)."),
+        click.option("-f", "--force", is_flag=True, help="Overwrite existing output files."),
+        click.option("-r", "--recursive", is_flag=True, help="Code the files in directories given as inputs."),
+        click.option(
+            "-j",
+            "--jobs",
+            default=os.cpu_count() or 1,
+            show_default="all cores",
+            help="Files coded at once, in separate processes.",
+        ),
+        click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
+        click.option("-v", "--verbose", is_flag=True, help="Also print the time each file took."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _exit_on_error(body: Callable[[], None]) -> None:
+    try:
+        body()
+    except FlowzipError as e:
+        click.echo(f"flowzip: {e}", err=True)
         sys.exit(1)
 
 
@@ -111,13 +283,12 @@ def main() -> None:
     flowzip compress photo.png          writes photo.fzi
     flowzip decompress photo.fzi        writes photo.png
     flowzip info photo.fzi              describes a .fzi file
+    flowzip train DATA --out RUN        trains a model
     """
 
 
 @main.command("compress")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file (one input only).")
-@click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
+@_common_options
 @click.option(
     "-m",
     "--model",
@@ -126,57 +297,68 @@ def main() -> None:
     help=f"A shipped model ({', '.join(shipped_model_names()) or 'none installed'}) or a model file.",
 )
 @click.option("--tile-size", default=DEFAULT_TILE_SIZE, show_default=True, help="Tile side, a power of two.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def compress_cmd(
-    inputs: tuple[Path, ...], output: Path | None, force: bool, model: str, tile_size: int, quiet: bool
+    inputs: tuple[str, ...],
+    output: Path | None,
+    to_stdout: bool,
+    force: bool,
+    recursive: bool,
+    jobs: int,
+    quiet: bool,
+    verbose: bool,
+    model: str,
+    tile_size: int,
 ) -> None:
-    """Compress images (PNG, WebP, ... any format Pillow reads) to .fzi files."""
+    """Compress images (PNG, WebP, ... any format Pillow reads) to .fzi files; "-" reads standard input.
 
-    def job(path: Path, out: Path | None) -> None:
-        image = open_image(path)
-        if getattr(image, "n_frames", 1) > 1:
-            click.echo(f"flowzip: warning: {path} has {image.n_frames} frames; only the first is compressed", err=True)
-        out = out or path.with_suffix(SUFFIX)
-        data = compress(image, model=model, tile_size=tile_size)
-        write_atomic(out, data, force)
-        if not quiet:
-            subpixels = image.width * image.height * len(image.getbands())
-            click.echo(
-                f"{path} -> {out}: {_size(path)} -> {len(data)} bytes, {8 * len(data) / subpixels:.3f} bits/subpixel"
-            )
+    \b
+    flowzip compress photo.png               writes photo.fzi
+    flowzip compress - < in.png > out.fzi    a pipe
+    flowzip compress -r photos/              every image under photos/, next to its source
+    """
 
-    _run_each(inputs, output, job)
+    def body() -> None:
+        files = _expand(inputs, recursive, IMAGE_SUFFIXES)
+        targets = _targets(files, output, to_stdout, lambda p: p.with_suffix(SUFFIX))
+        tasks = [_Task(f, t, force, model, tile_size) for f, t in zip(files, targets, strict=True)]
+        _run(_compress_task, tasks, jobs, _verbosity(quiet, verbose))
+
+    _exit_on_error(body)
 
 
 @main.command("decompress")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    help="Output image (one input only); its suffix picks the format: .png, .webp, .tif, .bmp.",
-)
-@click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
+@_common_options
 @click.option("-m", "--model", default=None, help="Model file to decode with, if not a shipped model.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def decompress_cmd(inputs: tuple[Path, ...], output: Path | None, force: bool, model: str | None, quiet: bool) -> None:
-    """Decompress .fzi files to images (PNG unless -o says otherwise)."""
+def decompress_cmd(
+    inputs: tuple[str, ...],
+    output: Path | None,
+    to_stdout: bool,
+    force: bool,
+    recursive: bool,
+    jobs: int,
+    quiet: bool,
+    verbose: bool,
+    model: str | None,
+) -> None:
+    """Decompress .fzi files to images (PNG unless -o names .webp, .tif or .bmp); "-" reads standard input.
 
-    def job(path: Path, out: Path | None) -> None:
-        if out is None:
-            if path.suffix != SUFFIX:
-                raise FlowzipError(f"{path}: unknown suffix, expected {SUFFIX} (or give -o)")
-            out = path.with_suffix(".png")
-        image = decompress(_read_bytes(path), model=model)
-        if not hasattr(image, "save"):  # compressed from a numpy array: it still saves as an image
-            from PIL import Image
+    \b
+    flowzip decompress photo.fzi             writes photo.png
+    flowzip decompress - < in.fzi > out.png  a pipe
+    flowzip decompress -r photos/            every .fzi file under photos/
+    """
 
-            image = Image.fromarray(image)
-        write_atomic(out, _encode_output(image, out), force)
-        if not quiet:
-            click.echo(f"{path} -> {out}: {image.width}x{image.height} {image.mode}")
+    def body() -> None:
+        files = _expand(inputs, recursive, {SUFFIX})
+        targets = _targets(files, output, to_stdout, _decompressed_name)
+        tasks = [_Task(f, t, force, model) for f, t in zip(files, targets, strict=True)]
+        _run(_decompress_task, tasks, jobs, _verbosity(quiet, verbose))
 
-    _run_each(inputs, output, job)
+    _exit_on_error(body)
+
+
+def _verbosity(quiet: bool, verbose: bool) -> int:
+    return -1 if quiet else int(verbose)
 
 
 @main.command("info")
@@ -184,7 +366,7 @@ def decompress_cmd(inputs: tuple[Path, ...], output: Path | None, force: bool, m
 def info_cmd(inputs: tuple[Path, ...]) -> None:
     """Describe .fzi files: image size and mode, model, size, bits per subpixel, tiles."""
 
-    def job(path: Path, _: Path | None) -> None:
+    def describe(path: Path) -> None:
         data = _read_bytes(path)
         h = read_header(data)
         _, flow_planes, extra = MODES[h.mode]
@@ -204,7 +386,15 @@ def info_cmd(inputs: tuple[Path, ...]) -> None:
             lines.append(f"  ICC        {len(h.icc_profile)} bytes")
         click.echo("\n".join(lines))
 
-    _run_each(inputs, None, job)
+    failed = False
+    for path in inputs:
+        try:
+            describe(path)
+        except FlowzipError as e:
+            click.echo(f"flowzip: {e}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
 
 
 _KIND_NAMES = {"image": "a PIL image", "array": "a numpy array (H, W, C)", "array2d": "a numpy array (H, W)"}
@@ -276,11 +466,7 @@ def train_cmd(
         seed=seed,
         threads=threads,
     )
-    try:
-        path = train(cfg, stop_at_step=stop_at_step, time_limit=time_limit)
-    except FlowzipError as e:
-        raise click.ClickException(str(e)) from None
-    click.echo(f"model written to {path}")
+    _exit_on_error(lambda: click.echo(f"model written to {train(cfg, stop_at_step, time_limit)}"))
 
 
 def _model_name(model_id: bytes) -> str:
@@ -288,10 +474,6 @@ def _model_name(model_id: bytes) -> str:
 
     names = [n for n in shipped_model_names() if load_model(n).weights_hash.startswith(model_id)]
     return f" (shipped model '{names[0]}')" if names else " (not a shipped model)"
-
-
-def _size(path: Path) -> int:
-    return path.stat().st_size
 
 
 if __name__ == "__main__":

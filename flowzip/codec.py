@@ -73,11 +73,7 @@ def _from_input(image: ImageLike) -> _Pixels:
     return _Pixels(np.ascontiguousarray(pixels), image.mode, "image", palette, image.info.get("icc_profile"))
 
 
-def _to_output(p: _Pixels) -> ImageLike:
-    if p.kind == "array":
-        return p.pixels
-    if p.kind == "array2d":
-        return p.pixels[:, :, 0]
+def _to_image(p: _Pixels) -> Image.Image:
     if p.mode == "1":
         return Image.fromarray(p.pixels[:, :, 0].astype(bool))
     img = Image.fromarray(p.pixels[:, :, 0] if p.pixels.shape[2] == 1 else p.pixels, p.mode)
@@ -154,13 +150,7 @@ def compress(image: ImageLike, model: str | Model = DEFAULT_MODEL, tile_size: in
     return write_container(header, sections)
 
 
-def decompress(data: bytes, model: str | Model | None = None) -> ImageLike:
-    """Decompress a .fzi file's bytes to exactly the pixels that were compressed.
-
-    Returns the same kind that was compressed: a PIL image (same mode, palette, transparency and ICC
-    profile) or a numpy array of the same shape. ``model`` overrides the search for the file's model among
-    the shipped ones (a name or a path); it must be the model the file was written with.
-    """
+def _decode(data: bytes, model: str | Model | None) -> _Pixels:
     header, sections = read_container(data)
     _, flow_planes, extra_planes = MODES[header.mode]
     channels = flow_planes + extra_planes
@@ -182,7 +172,27 @@ def decompress(data: bytes, model: str | Model | None = None) -> ImageLike:
             "checksum mismatch: the decoded pixels are not the original ones (corrupt file, or "
             "this machine computes the model differently)"
         )
-    return _to_output(_Pixels(pixels, header.mode, header.kind, header.palette, header.icc_profile))
+    return _Pixels(pixels, header.mode, header.kind, header.palette, header.icc_profile)
+
+
+def decompress(data: bytes, model: str | Model | None = None) -> ImageLike:
+    """Decompress a .fzi file's bytes to exactly the pixels that were compressed.
+
+    Returns the same kind that was compressed: a PIL image (same mode, palette, transparency and ICC
+    profile) or a numpy array of the same shape. ``model`` overrides the search for the file's model among
+    the shipped ones (a name or a path); it must be the model the file was written with.
+    """
+    p = _decode(data, model)
+    if p.kind == "array":
+        return p.pixels
+    if p.kind == "array2d":
+        return p.pixels[:, :, 0]
+    return _to_image(p)
+
+
+def decompress_image(data: bytes, model: str | Model | None = None) -> Image.Image:
+    """Like ``decompress``, but always a PIL image, also for files compressed from numpy arrays."""
+    return _to_image(_decode(data, model))
 
 
 def read_header(data: bytes) -> Header:

@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from flowzip.errors import FlowzipError
 
+# what "an image file" means when folders are searched
+IMAGE_SUFFIXES = {".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".gif"}
 
-def open_image(path: Path) -> Image.Image:
-    """Open and fully decode an image file, with a one-line error for anything that is not one."""
+
+def open_image(path: Path | BinaryIO, name: str | None = None) -> Image.Image:
+    """Open and fully decode an image file (or file object, called ``name`` in errors) with a one-line error
+    for anything that is not an image."""
+    path_name = name or str(path)
     try:
         with Image.open(path) as im:
             im.load()
             return im
     except FileNotFoundError:
-        raise FlowzipError(f"{path}: no such file") from None
+        raise FlowzipError(f"{path_name}: no such file") from None
     except IsADirectoryError:
-        raise FlowzipError(f"{path}: is a directory") from None
+        raise FlowzipError(f"{path_name}: is a directory") from None
     except PermissionError:
-        raise FlowzipError(f"{path}: permission denied") from None
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
-        raise FlowzipError(f"{path}: not a readable image ({e})") from None
+        raise FlowzipError(f"{path_name}: permission denied") from None
+    except UnidentifiedImageError:
+        raise FlowzipError(f"{path_name}: not a readable image (unknown format)") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise FlowzipError(f"{path_name}: not a readable image ({e})") from None
 
 
 def read_image_rgb(path: Path) -> np.ndarray:

@@ -20,11 +20,9 @@ import torch
 from tqdm import tqdm
 
 from flowzip.errors import FlowzipError
-from flowzip.images import read_image_rgb
+from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 from flowzip.model import FlowConfig, IntegerFlow
 from flowzip.zoo import MODEL_SUFFIX, save_model
-
-IMAGE_SUFFIXES = {".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".gif"}
 
 
 @dataclass

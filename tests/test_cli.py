@@ -17,8 +17,10 @@ from conftest import make_image
 FLOWZIP = shutil.which("flowzip") or pytest.fail("the flowzip command is not installed (pip install -e .)")
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([FLOWZIP, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+def run(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    r = subprocess.run([FLOWZIP, *args], cwd=cwd, capture_output=True, input=stdin, timeout=300)
+    r.stderr = r.stderr.decode()
+    return r
 
 
 @pytest.fixture
@@ -38,10 +40,10 @@ def test_compress_decompress_info(workdir: Path, tiny_model_path: Path) -> None:
     originals = {name: _pixels(workdir / name) for name in ("a.png", "b.png", "grey.webp")}
     r = run("compress", "a.png", "b.png", "grey.webp", "--model", str(tiny_model_path), cwd=workdir)
     assert r.returncode == 0, r.stderr
-    assert "a.png -> a.fzi" in r.stdout and "bits/subpixel" in r.stdout
+    assert "a.png -> a.fzi" in r.stderr and "bits/subpixel" in r.stderr and "3 files" in r.stderr
     assert all((workdir / n).exists() for n in ("a.png", "b.png", "grey.webp")), "inputs are kept"
     info = run("info", "a.fzi", cwd=workdir)
-    assert info.returncode == 0 and "40x24 RGB" in info.stdout and tiny_model_path.stem not in info.stderr
+    assert info.returncode == 0 and b"40x24 RGB" in info.stdout
     for name in originals:
         (workdir / name).rename(workdir / f"orig-{name}")
     r = run("decompress", "a.fzi", "b.fzi", "grey.fzi", "--model", str(tiny_model_path), cwd=workdir)
@@ -73,8 +75,8 @@ def test_output_option_and_no_overwrite(workdir: Path, tiny_model_path: Path) ->
     ("args", "message"),
     [
         (["compress", "missing.png"], "no such file"),
-        (["compress", "."], "is a directory"),
         (["compress", "junk.fzi"], "not a readable image"),
+        (["compress", "."], "use -r"),
         (["decompress", "junk.fzi"], "not a flowzip file"),
         (["decompress", "a.png"], "unknown suffix"),
         (["info", "junk.fzi"], "not a flowzip file"),
@@ -107,3 +109,39 @@ def test_module_entry_point_and_version(workdir: Path) -> None:
         env={**os.environ, "PYTHONPATH": ""},
     )
     assert r.returncode == 0 and r.stdout.startswith("flowzip, version ")
+    assert "--recursive" in subprocess.run([FLOWZIP, "compress", "--help"], capture_output=True, text=True).stdout
+
+
+def test_pipes(workdir: Path, tiny_model_path: Path) -> None:
+    model = ["--model", str(tiny_model_path)]
+    png = (workdir / "a.png").read_bytes()
+    fzi = run("compress", "-", *model, cwd=workdir, stdin=png)
+    assert fzi.returncode == 0 and fzi.stdout.startswith(b"FZ") and "<stdin> -> <stdout>" in fzi.stderr
+    out = run("decompress", "-", *model, cwd=workdir, stdin=fzi.stdout)
+    assert out.returncode == 0 and out.stdout.startswith(b"\x89PNG")
+    (workdir / "piped.png").write_bytes(out.stdout)
+    assert np.array_equal(_pixels(workdir / "piped.png")[1], _pixels(workdir / "a.png")[1])
+    to_stdout = run("compress", "-c", "a.png", *model, cwd=workdir)
+    assert to_stdout.stdout == fzi.stdout and not (workdir / "a.fzi").exists()
+    bad = run("decompress", "-", *model, cwd=workdir, stdin=b"garbage")
+    assert bad.returncode == 1 and bad.stdout == b"" and "not a flowzip file" in bad.stderr
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_folders(workdir: Path, tiny_model_path: Path, jobs: str) -> None:
+    model = ["--model", str(tiny_model_path)]
+    (workdir / "sub").mkdir()
+    (workdir / "sub" / "c.png").write_bytes((workdir / "a.png").read_bytes())
+    (workdir / "sub" / "broken.png").write_bytes(b"not a png")
+    r = run("compress", "-r", ".", "-j", jobs, *model, cwd=workdir)
+    assert r.returncode == 1, "one file failed"
+    assert "broken.png: not a readable image" in r.stderr
+    assert "4 files" in r.stderr and "1 failed" in r.stderr and "bits/subpixel" in r.stderr
+    assert {p.name for p in workdir.rglob("*.fzi")} == {"a.fzi", "b.fzi", "grey.fzi", "c.fzi"}
+    for p in workdir.rglob("*.png"):
+        p.rename(p.with_suffix(".orig"))
+    r = run("decompress", "-r", ".", "-j", jobs, *model, cwd=workdir)
+    assert r.returncode == 0 and "4 files" in r.stderr and "0 failed" in r.stderr
+    assert np.array_equal(_pixels(workdir / "sub" / "c.png")[1], _pixels(workdir / "a.orig")[1])
+    quiet = run("decompress", "-r", ".", "-q", "-f", *model, cwd=workdir)
+    assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == b""
