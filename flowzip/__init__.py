@@ -7,7 +7,7 @@
 
 __version__ = "0.1.0"
 
-from flowzip.codec import compress, decompress, decompress_image, read_header
+from flowzip.codec import compress, decompress, decompress_image, model_code_length, read_header
 from flowzip.errors import FlowzipError
 from flowzip.pillow_plugin import register as register_pillow_plugin
 from flowzip.zoo import DEFAULT_MODEL, load_model, shipped_model_names
@@ -22,6 +22,7 @@ __all__ = [
     "decompress",
     "decompress_image",
     "load_model",
+    "model_code_length",
     "read_header",
     "register_pillow_plugin",
     "shipped_model_names",

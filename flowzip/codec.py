@@ -98,12 +98,15 @@ def _padded(size: int, stride: int) -> int:
     return -(-size // stride) * stride
 
 
+def _pad(tile: np.ndarray, stride: int) -> np.ndarray:
+    """Repeat the last row and column of a tile (h, w, 3) up to multiples of ``stride``."""
+    h, w, _ = tile.shape
+    return np.pad(tile, ((0, _padded(h, stride) - h), (0, _padded(w, stride) - w), (0, 0)), mode="edge")
+
+
 def encode_tile(model: Model, tile: np.ndarray) -> bytes:
     """Code one RGB tile (h, w, 3) with the flow."""
-    h, w, _ = tile.shape
-    stride = model.flow.config.stride
-    padded = np.pad(tile, ((0, _padded(h, stride) - h), (0, _padded(w, stride) - w), (0, 0)), mode="edge")
-    x = torch.from_numpy(np.ascontiguousarray(padded)).permute(2, 0, 1)[None].to(torch.float64)
+    x = torch.from_numpy(_pad(tile, model.flow.config.stride)).permute(2, 0, 1)[None].to(torch.float64)
     with torch.no_grad():
         groups = model.flow.latent_groups(x)
     return encode_latents(groups, model.flow.config.family)
@@ -193,6 +196,25 @@ def decompress(data: bytes, model: str | Model | None = None) -> ImageLike:
 def decompress_image(data: bytes, model: str | Model | None = None) -> Image.Image:
     """Like ``decompress``, but always a PIL image, also for files compressed from numpy arrays."""
     return _to_image(_decode(data, model))
+
+
+def model_code_length(
+    image: ImageLike, model: str | Model = DEFAULT_MODEL, tile_size: int = DEFAULT_TILE_SIZE
+) -> float:
+    """The model's code length of an image's RGB pixels in bits: -log2 of their probability under the flow,
+    tile by tile as ``compress`` codes them (padding included). A file's flow sections are this plus the
+    coder's small overhead; divide by ``H * W * 3`` for bits per subpixel."""
+    p = _from_input(image)
+    if not MODES[p.mode][1]:
+        raise FlowzipError(f"a {p.mode} image is not coded by the flow; only RGB and RGBA are")
+    m = model if isinstance(model, Model) else load_model(model)
+    stride = m.flow.config.stride
+    bits = 0.0
+    for rows, cols in _tiles(*p.pixels.shape[:2], tile_size):
+        x = torch.from_numpy(_pad(p.pixels[rows, cols, :3], stride)).permute(2, 0, 1)[None].to(torch.float64)
+        with torch.no_grad():
+            bits += m.flow.code_length_bits(x).item()
+    return bits
 
 
 def read_header(data: bytes) -> Header:

@@ -1,0 +1,31 @@
+"""Files written by earlier flowzip versions keep decoding to the same pixels (the promise in docs/format.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import flowzip
+
+CORPUS = Path(__file__).resolve().parent / "compat"
+CASES = [
+    (v, name, spec)
+    for v in sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
+    for name, spec in json.loads((CORPUS / v / "manifest.json").read_text()).items()
+]
+
+
+@pytest.mark.parametrize(("version", "name", "spec"), CASES, ids=[f"{v}/{n}" for v, n, _ in CASES])
+def test_corpus_decodes(version: str, name: str, spec: dict) -> None:
+    folder = CORPUS / version
+    out = flowzip.decompress((folder / name).read_bytes(), model=str(folder / "compat.fzm"))
+    pixels = np.asarray(out)
+    kind = "array" if isinstance(out, np.ndarray) else f"image {out.mode}"
+    assert (kind, list(pixels.shape)) == (spec["type"], spec["shape"])
+    assert hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest() == spec["sha256"]
+    if spec["palette_sha256"] is not None:
+        assert hashlib.sha256(bytes(out.getpalette() or [])).hexdigest() == spec["palette_sha256"]

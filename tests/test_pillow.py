@@ -1,0 +1,47 @@
+"""Pillow opens and saves .fzi files after ``import flowzip``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import flowzip
+from flowzip.zoo import Model
+
+from conftest import make_image
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "1"])
+def test_save_and_open(mode: str, tmp_path: Path, tiny_model: Model, tiny_model_path: Path) -> None:
+    image = Image.fromarray(make_image("photo", 21, 34, channels=4), "RGBA").convert(mode)
+    image.save(tmp_path / "x.fzi", model=tiny_model, tile_size=32)
+    flowzip.register_pillow_plugin(model=str(tiny_model_path))
+    try:
+        with Image.open(tmp_path / "x.fzi") as opened:
+            assert opened.format == "FLOWZIP" and opened.mode == mode and opened.size == image.size
+            assert np.array_equal(np.asarray(opened), np.asarray(image))
+            assert opened.getpalette() == image.getpalette()
+    finally:
+        flowzip.register_pillow_plugin()
+
+
+def test_open_reads_header_before_pixels(tmp_path: Path) -> None:
+    """Image.open only parses the header; a damaged payload fails at load() with flowzip's message."""
+    image = Image.fromarray(make_image("gradient", 16, 16, channels=1)[:, :, 0])
+    image.save(tmp_path / "g.fzi")
+    data = bytearray((tmp_path / "g.fzi").read_bytes())
+    data[-3] ^= 0xFF
+    (tmp_path / "bad.fzi").write_bytes(bytes(data))
+    with Image.open(tmp_path / "bad.fzi") as opened:
+        assert opened.size == (16, 16)
+        with pytest.raises(flowzip.FlowzipError):
+            opened.load()
+
+
+def test_not_a_flowzip_file_is_left_to_other_plugins(tmp_path: Path) -> None:
+    Image.fromarray(make_image("noise", 8, 8)).save(tmp_path / "x.png")
+    with Image.open(tmp_path / "x.png") as opened:
+        assert opened.format == "PNG"
