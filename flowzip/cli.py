@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from flowzip import __version__
 from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image, read_header
-from flowzip.container import MODES
+from flowzip.container import DEFAULT_MAX_PIXELS, MODES
 from flowzip.errors import FlowzipError
 from flowzip.images import IMAGE_SUFFIXES, open_image
 from flowzip.zoo import DEFAULT_MODEL, shipped_model_names
@@ -102,6 +102,7 @@ class _Task:
     force: bool
     model: str | None
     tile_size: int = DEFAULT_TILE_SIZE
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
 
 
 @dataclass
@@ -142,7 +143,7 @@ def _compress_task(task: _Task) -> _Result:
 def _decompress_task(task: _Task) -> _Result:
     start = time.perf_counter()
     raw = _read_source(task.source)
-    image = decompress_image(raw, model=task.model)
+    image = decompress_image(raw, model=task.model, max_pixels=task.max_pixels)
     data = _encode_output(image, Path(task.target if task.target != "-" else "stdout.png"))
     _write_target(task.target, data, task.force)
     subpixels = image.width * image.height * len(image.getbands())
@@ -329,6 +330,7 @@ def compress_cmd(
 @main.command("decompress")
 @_common_options
 @click.option("-m", "--model", default=None, help="Model file to decode with, if not a shipped model.")
+@click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, help="Refuse larger images (0: no limit).")
 def decompress_cmd(
     inputs: tuple[str, ...],
     output: Path | None,
@@ -339,6 +341,7 @@ def decompress_cmd(
     quiet: bool,
     verbose: bool,
     model: str | None,
+    max_pixels: int,
 ) -> None:
     """Decompress .fzi files to images (PNG unless -o names .webp, .tif or .bmp); "-" reads standard input.
 
@@ -351,7 +354,7 @@ def decompress_cmd(
     def body() -> None:
         files = _expand(inputs, recursive, {SUFFIX})
         targets = _targets(files, output, to_stdout, _decompressed_name)
-        tasks = [_Task(f, t, force, model) for f, t in zip(files, targets, strict=True)]
+        tasks = [_Task(f, t, force, model, max_pixels=max_pixels or None) for f, t in zip(files, targets, strict=True)]
         _run(_decompress_task, tasks, jobs, _verbosity(quiet, verbose))
 
     _exit_on_error(body)

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from flowzip.container import (
+    DEFAULT_MAX_PIXELS,
     MAX_SIDE,
     MAX_TILE_LOG2,
     MIN_TILE_LOG2,
@@ -24,6 +25,7 @@ from flowzip.container import (
     Palette,
     pixel_checksum,
     read_container,
+    tile_grid,
     write_container,
 )
 from flowzip.entropy import LatentDecoder, encode_latents
@@ -86,14 +88,6 @@ def _to_image(p: _Pixels) -> Image.Image:
     return img
 
 
-def _tiles(height: int, width: int, tile: int) -> list[tuple[slice, slice]]:
-    return [
-        (slice(i, min(i + tile, height)), slice(j, min(j + tile, width)))
-        for i in range(0, height, tile)
-        for j in range(0, width, tile)
-    ]
-
-
 def _padded(size: int, stride: int) -> int:
     return -(-size // stride) * stride
 
@@ -145,7 +139,7 @@ def compress(image: ImageLike, model: str | Model = DEFAULT_MODEL, tile_size: in
         m = model if isinstance(model, Model) else load_model(model)
         model_id = m.weights_hash[:MODEL_ID_BYTES]
         rgb = p.pixels[:, :, :3]
-        sections += [encode_tile(m, rgb[rows, cols]) for rows, cols in _tiles(height, width, tile_size)]
+        sections += [encode_tile(m, rgb[rows, cols]) for rows, cols in tile_grid(height, width, tile_size)]
     sections += [encode_plane(p.pixels[:, :, c]) for c in range(flow_planes, p.pixels.shape[2])]
     header = Header(
         width, height, p.mode, p.kind, tile_log2, pixel_checksum(p.pixels.tobytes()), model_id, p.icc_profile, p.palette
@@ -153,12 +147,12 @@ def compress(image: ImageLike, model: str | Model = DEFAULT_MODEL, tile_size: in
     return write_container(header, sections)
 
 
-def _decode(data: bytes, model: str | Model | None) -> _Pixels:
-    header, sections = read_container(data)
+def _decode(data: bytes, model: str | Model | None, max_pixels: int | None) -> _Pixels:
+    header, sections = read_container(data, max_pixels)
     _, flow_planes, extra_planes = MODES[header.mode]
     channels = flow_planes + extra_planes
     pixels = np.empty((header.height, header.width, channels), dtype=np.uint8)
-    tiles = _tiles(header.height, header.width, header.tile_size) if flow_planes else []
+    tiles = header.flow_tiles()
     if tiles:
         if isinstance(model, Model):
             m = model
@@ -178,14 +172,15 @@ def _decode(data: bytes, model: str | Model | None) -> _Pixels:
     return _Pixels(pixels, header.mode, header.kind, header.palette, header.icc_profile)
 
 
-def decompress(data: bytes, model: str | Model | None = None) -> ImageLike:
+def decompress(data: bytes, model: str | Model | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageLike:
     """Decompress a .fzi file's bytes to exactly the pixels that were compressed.
 
     Returns the same kind that was compressed: a PIL image (same mode, palette, transparency and ICC
     profile) or a numpy array of the same shape. ``model`` overrides the search for the file's model among
-    the shipped ones (a name or a path); it must be the model the file was written with.
+    the shipped ones (a name or a path); it must be the model the file was written with. Images of more than
+    ``max_pixels`` pixels (default 2**28) are refused before anything is allocated; None lifts the limit.
     """
-    p = _decode(data, model)
+    p = _decode(data, model, max_pixels)
     if p.kind == "array":
         return p.pixels
     if p.kind == "array2d":
@@ -193,9 +188,11 @@ def decompress(data: bytes, model: str | Model | None = None) -> ImageLike:
     return _to_image(p)
 
 
-def decompress_image(data: bytes, model: str | Model | None = None) -> Image.Image:
+def decompress_image(
+    data: bytes, model: str | Model | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> Image.Image:
     """Like ``decompress``, but always a PIL image, also for files compressed from numpy arrays."""
-    return _to_image(_decode(data, model))
+    return _to_image(_decode(data, model, max_pixels))
 
 
 def model_code_length(
@@ -210,13 +207,13 @@ def model_code_length(
     m = model if isinstance(model, Model) else load_model(model)
     stride = m.flow.config.stride
     bits = 0.0
-    for rows, cols in _tiles(*p.pixels.shape[:2], tile_size):
+    for rows, cols in tile_grid(*p.pixels.shape[:2], tile_size):
         x = torch.from_numpy(_pad(p.pixels[rows, cols, :3], stride)).permute(2, 0, 1)[None].to(torch.float64)
         with torch.no_grad():
             bits += m.flow.code_length_bits(x).item()
     return bits
 
 
-def read_header(data: bytes) -> Header:
+def read_header(data: bytes, max_pixels: int | None = None) -> Header:
     """The header of a .fzi file (validated), without decoding any pixels."""
-    return read_container(data)[0]
+    return read_container(data, max_pixels)[0]

@@ -1,4 +1,4 @@
-"""The .fz container: a compact header, a checksum of the decoded pixels, and the coded sections.
+"""The .fzi container: a compact header, a checksum of the decoded pixels, and the coded sections.
 
 The byte-by-byte specification is ``docs/format.md``; this module is its only reader and writer. Sections
 are, in order: one per flow tile (row-major over the tile grid) when the mode has RGB, then one per extra
@@ -18,6 +18,11 @@ FORMAT_VERSION = 1
 MODEL_ID_BYTES = 4
 MAX_SIDE = 1 << 20  # 1,048,576 pixels
 MAX_PIXELS = 1 << 32
+DEFAULT_MAX_PIXELS = 1 << 28  # the decoder's default limit, like Pillow's decompression-bomb guard
+# A coded section cannot hold more than this many symbols per byte: the coder gives no symbol a probability
+# above 1 - 2046 / 2**24 (at least 1.76e-4 bits each), and LZMA2 stays below 7,000 bytes per byte.
+FLOW_SYMBOLS_PER_BYTE, FLOW_SYMBOLS_SLACK = 46_000, 1 << 19
+PLANE_PIXELS_PER_BYTE, PLANE_BYTES_SLACK = 1 << 15, 64
 
 # mode -> (code, planes coded by the flow, extra planes); order of codes is part of the format
 MODES = {"RGB": (0, 3, 0), "RGBA": (1, 3, 1), "L": (2, 0, 1), "LA": (3, 0, 2), "P": (4, 0, 1), "1": (5, 0, 1)}
@@ -41,7 +46,7 @@ class Palette:
 
 @dataclass(frozen=True)
 class Header:
-    """Everything in a .fz file but the coded sections."""
+    """Everything in a .fzi file but the coded sections."""
 
     width: int
     height: int
@@ -65,9 +70,20 @@ class Header:
 
     @property
     def section_count(self) -> int:
-        _, flow_planes, extra_planes = MODES[self.mode]
-        rows, cols = self.tile_grid
-        return (rows * cols if flow_planes else 0) + extra_planes
+        return len(self.flow_tiles()) + MODES[self.mode][2]
+
+    def flow_tiles(self) -> list[tuple[slice, slice]]:
+        """The (rows, columns) of every flow tile, in section order; none for modes without RGB."""
+        return tile_grid(self.height, self.width, self.tile_size) if MODES[self.mode][1] else []
+
+
+def tile_grid(height: int, width: int, tile_size: int) -> list[tuple[slice, slice]]:
+    """The (rows, columns) of the tiles of a fixed grid from the top-left corner, row by row."""
+    return [
+        (slice(i, min(i + tile_size, height)), slice(j, min(j + tile_size, width)))
+        for i in range(0, height, tile_size)
+        for j in range(0, width, tile_size)
+    ]
 
 
 def pixel_checksum(pixels: bytes) -> int:
@@ -140,8 +156,12 @@ class _Reader:
         raise FlowzipError(f"corrupt file: {what} is not a valid varint")
 
 
-def read_container(data: bytes) -> tuple[Header, list[bytes]]:
-    """Parse and validate a .fz file; return its header and coded sections."""
+def read_container(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[Header, list[bytes]]:
+    """Parse and validate a .fzi file; return its header and coded sections.
+
+    Refuses images of more than ``max_pixels`` pixels (None: no limit but the format's), and sections too
+    short for the pixels they claim, so the work and memory of decoding stay proportional to the file.
+    """
     r = _Reader(data)
     if r.take(len(MAGIC), "magic") != MAGIC:
         raise FlowzipError("not a flowzip file (bad magic bytes)")
@@ -155,6 +175,11 @@ def read_container(data: bytes) -> tuple[Header, list[bytes]]:
     width, height = r.varint("width", MAX_SIDE), r.varint("height", MAX_SIDE)
     if width < 1 or height < 1 or width * height > MAX_PIXELS:
         raise FlowzipError(f"corrupt file: invalid image size {width}x{height}")
+    if max_pixels is not None and width * height > max_pixels:
+        raise FlowzipError(
+            f"image of {width}x{height} pixels is over the limit of {max_pixels} pixels (raise max_pixels, "
+            "or --max-pixels, to decode it)"
+        )
     model_id, tile_log2 = b"", MAX_TILE_LOG2
     if MODES[mode][1]:
         model_id = r.take(MODEL_ID_BYTES, "model id")
@@ -189,4 +214,16 @@ def read_container(data: bytes) -> tuple[Header, list[bytes]]:
     for n in lengths:
         sections.append(r.take(n, "section"))
     sections.append(data[r.pos :])
+    _check_section_sizes(header, sections)
     return header, sections
+
+
+def _check_section_sizes(header: Header, sections: list[bytes]) -> None:
+    tiles = header.flow_tiles()
+    for (rows, cols), section in zip(tiles, sections, strict=False):
+        symbols = 3 * (rows.stop - rows.start) * (cols.stop - cols.start)
+        if symbols > FLOW_SYMBOLS_PER_BYTE * len(section) + FLOW_SYMBOLS_SLACK:
+            raise FlowzipError(f"corrupt file: a {len(section)}-byte section cannot hold {symbols} latents")
+    for section in sections[len(tiles) :]:
+        if header.width * header.height > PLANE_PIXELS_PER_BYTE * (len(section) + PLANE_BYTES_SLACK):
+            raise FlowzipError(f"corrupt file: a {len(section)}-byte plane cannot hold {header.width}x{header.height}")
