@@ -116,3 +116,30 @@ def test_tile_coding_is_independent_of_neighbours(tiny_model: Model) -> None:
     b = a.copy()
     b[:, 64:] = 255 - b[:, 64:]
     assert encode_tile(tiny_model, a[:, :64]) == encode_tile(tiny_model, b[:, :64])
+
+
+def test_large_images_round_trip(tiny_model: Model) -> None:
+    """Several tiles of a large RGB image with partial edge tiles, and a 3.6-megapixel grey image."""
+    rgb = make_image("photo", 1030, 777)
+    data = flowzip.compress(rgb, model=tiny_model, tile_size=512)
+    assert flowzip.read_header(data).tile_grid == (3, 2)
+    assert np.array_equal(flowzip.decompress(data, model=tiny_model), rgb)
+    grey = make_image("gradient", 1700, 2100, channels=1)[:, :, 0]
+    assert np.array_equal(flowzip.decompress(flowzip.compress(grey)), grey)
+
+
+def test_thread_count_does_not_change_the_file(tiny_model: Model) -> None:
+    import torch
+
+    image = make_image("photo", 96, 80)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = flowzip.compress(image, model=tiny_model)
+        torch.set_num_threads(2)
+        two = flowzip.compress(image, model=tiny_model)
+        assert one == two
+        torch.set_num_threads(1)
+        assert np.array_equal(flowzip.decompress(two, model=tiny_model), image)
+    finally:
+        torch.set_num_threads(threads)
