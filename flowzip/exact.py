@@ -175,13 +175,13 @@ def masked_lifting_shift(x: Tensor, weight: Tensor) -> Tensor:
     return round_half_up(F.conv2d(x, weight.to(x.dtype), padding=1))
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def _solve_raster(y: np.ndarray, w: np.ndarray, shift: int) -> np.ndarray:
     """Invert ``y = x + R(W * x)`` pixel by pixel in raster order (W is strictly autoregressive)."""
     n, c_count, h, wd = y.shape
     x = np.zeros_like(y)
     half = np.int64(1) << (shift - 1)
-    for b in numba.prange(n):
+    for b in range(n):
         for i in range(h):
             for j in range(wd):
                 for c in range(c_count):
