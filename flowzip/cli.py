@@ -25,7 +25,7 @@ from tqdm import tqdm
 from flowzip import __version__
 from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image, read_header
 from flowzip.container import DEFAULT_MAX_PIXELS, MODES
-from flowzip.errors import FlowzipError
+from flowzip.errors import FlowzipError, file_errors
 from flowzip.images import IMAGE_SUFFIXES, open_image
 from flowzip.zoo import DEFAULT_MODEL, shipped_model_names
 
@@ -83,14 +83,8 @@ def _encode_output(image, path: Path) -> bytes:
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
+    with file_errors(path):
         return path.read_bytes()
-    except FileNotFoundError:
-        raise FlowzipError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise FlowzipError(f"{path}: is a directory") from None
-    except PermissionError:
-        raise FlowzipError(f"{path}: permission denied") from None
 
 
 @dataclass
@@ -288,6 +282,38 @@ def main() -> None:
     """
 
 
+@dataclass
+class _CommonOptions:
+    """The options compress and decompress share (see ``_common_options``)."""
+
+    inputs: tuple[str, ...]
+    output: Path | None
+    to_stdout: bool
+    force: bool
+    recursive: bool
+    jobs: int
+    quiet: bool
+    verbose: bool
+
+
+def _code_files(
+    worker: Callable[[_Task], _Result],
+    common: _CommonOptions,
+    suffixes: set[str],
+    name_target: Callable[[Path], Path],
+    **options: object,
+) -> None:
+    """Expand the inputs, name the outputs and run ``worker`` on every file; exit 1 on any failure."""
+
+    def body() -> None:
+        files = _expand(common.inputs, common.recursive, suffixes)
+        targets = _targets(files, common.output, common.to_stdout, name_target)
+        tasks = [_Task(f, t, common.force, **options) for f, t in zip(files, targets, strict=True)]
+        _run(worker, tasks, common.jobs, -1 if common.quiet else int(common.verbose))
+
+    _exit_on_error(body)
+
+
 @main.command("compress")
 @_common_options
 @click.option(
@@ -298,18 +324,7 @@ def main() -> None:
     help=f"A shipped model ({', '.join(shipped_model_names()) or 'none installed'}) or a model file.",
 )
 @click.option("--tile-size", default=DEFAULT_TILE_SIZE, show_default=True, help="Tile side, a power of two.")
-def compress_cmd(
-    inputs: tuple[str, ...],
-    output: Path | None,
-    to_stdout: bool,
-    force: bool,
-    recursive: bool,
-    jobs: int,
-    quiet: bool,
-    verbose: bool,
-    model: str,
-    tile_size: int,
-) -> None:
+def compress_cmd(model: str, tile_size: int, **common: object) -> None:
     """Compress images (PNG, WebP, ... any format Pillow reads) to .fzi files; "-" reads standard input.
 
     \b
@@ -317,32 +332,21 @@ def compress_cmd(
     flowzip compress - < in.png > out.fzi    a pipe
     flowzip compress -r photos/              every image under photos/, next to its source
     """
-
-    def body() -> None:
-        files = _expand(inputs, recursive, IMAGE_SUFFIXES)
-        targets = _targets(files, output, to_stdout, lambda p: p.with_suffix(SUFFIX))
-        tasks = [_Task(f, t, force, model, tile_size) for f, t in zip(files, targets, strict=True)]
-        _run(_compress_task, tasks, jobs, _verbosity(quiet, verbose))
-
-    _exit_on_error(body)
+    _code_files(
+        _compress_task,
+        _CommonOptions(**common),
+        IMAGE_SUFFIXES,
+        lambda p: p.with_suffix(SUFFIX),
+        model=model,
+        tile_size=tile_size,
+    )
 
 
 @main.command("decompress")
 @_common_options
 @click.option("-m", "--model", default=None, help="Model file to decode with, if not a shipped model.")
 @click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, help="Refuse larger images (0: no limit).")
-def decompress_cmd(
-    inputs: tuple[str, ...],
-    output: Path | None,
-    to_stdout: bool,
-    force: bool,
-    recursive: bool,
-    jobs: int,
-    quiet: bool,
-    verbose: bool,
-    model: str | None,
-    max_pixels: int,
-) -> None:
+def decompress_cmd(model: str | None, max_pixels: int, **common: object) -> None:
     """Decompress .fzi files to images (PNG unless -o names .webp, .tif or .bmp); "-" reads standard input.
 
     \b
@@ -350,18 +354,14 @@ def decompress_cmd(
     flowzip decompress - < in.fzi > out.png  a pipe
     flowzip decompress -r photos/            every .fzi file under photos/
     """
-
-    def body() -> None:
-        files = _expand(inputs, recursive, {SUFFIX})
-        targets = _targets(files, output, to_stdout, _decompressed_name)
-        tasks = [_Task(f, t, force, model, max_pixels=max_pixels or None) for f, t in zip(files, targets, strict=True)]
-        _run(_decompress_task, tasks, jobs, _verbosity(quiet, verbose))
-
-    _exit_on_error(body)
-
-
-def _verbosity(quiet: bool, verbose: bool) -> int:
-    return -1 if quiet else int(verbose)
+    _code_files(
+        _decompress_task,
+        _CommonOptions(**common),
+        {SUFFIX},
+        _decompressed_name,
+        model=model,
+        max_pixels=max_pixels or None,
+    )
 
 
 @main.command("info")

@@ -8,7 +8,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from flowzip.errors import FlowzipError
+from flowzip.errors import FlowzipError, file_errors
 
 # what "an image file" means when folders are searched
 IMAGE_SUFFIXES = {".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".gif"}
@@ -19,15 +19,9 @@ def open_image(path: Path | BinaryIO, name: str | None = None) -> Image.Image:
     for anything that is not an image."""
     path_name = name or str(path)
     try:
-        with Image.open(path) as im:
+        with file_errors(path_name), Image.open(path) as im:
             im.load()
             return im
-    except FileNotFoundError:
-        raise FlowzipError(f"{path_name}: no such file") from None
-    except IsADirectoryError:
-        raise FlowzipError(f"{path_name}: is a directory") from None
-    except PermissionError:
-        raise FlowzipError(f"{path_name}: permission denied") from None
     except UnidentifiedImageError:
         raise FlowzipError(f"{path_name}: not a readable image (unknown format)") from None
     except (OSError, ValueError, Image.DecompressionBombError) as e:
