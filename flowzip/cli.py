@@ -145,10 +145,15 @@ def _decompress_task(task: _Task) -> _Result:
 
 
 def _guarded(worker: Callable[[_Task], _Result], task: _Task) -> _Result:
+    """Run one task; any failure becomes a one-line error for that file, never a traceback."""
     try:
         return worker(task)
     except FlowzipError as e:
         return _Result(task, error=str(e))
+    except MemoryError:
+        return _Result(task, error=f"{task.source}: out of memory")
+    except Exception as e:  # a bug: still one line, and the other files go on
+        return _Result(task, error=f"{task.source}: internal error ({type(e).__name__}: {e}); please report it")
 
 
 def _init_worker() -> None:
@@ -267,6 +272,9 @@ def _exit_on_error(body: Callable[[], None]) -> None:
     except FlowzipError as e:
         click.echo(f"flowzip: {e}", err=True)
         sys.exit(1)
+    except KeyboardInterrupt:  # temporary files are already removed by write_atomic
+        click.echo("flowzip: interrupted", err=True)
+        sys.exit(130)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -62,7 +62,10 @@ class LatentDecoder:
 
     def __init__(self, data: bytes, family: str):
         padded = data + b"\0" * (-len(data) % 4)
-        self._coder = constriction.stream.stack.AnsCoder(np.frombuffer(padded, dtype="<u4").astype(np.uint32))
+        try:
+            self._coder = constriction.stream.stack.AnsCoder(np.frombuffer(padded, dtype="<u4").astype(np.uint32))
+        except ValueError as e:  # e.g. a stream ending in a zero word, which no encoder writes
+            raise FlowzipError(f"corrupt compressed data ({e})") from None
         self._model = _FAMILIES[family]
 
     def __call__(self, mean: Tensor, scale: Tensor) -> Tensor:

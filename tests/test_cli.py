@@ -145,3 +145,13 @@ def test_folders(workdir: Path, tiny_model_path: Path, jobs: str) -> None:
     assert np.array_equal(_pixels(workdir / "sub" / "c.png")[1], _pixels(workdir / "a.orig")[1])
     quiet = run("decompress", "-r", ".", "-q", "-f", *model, cwd=workdir)
     assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == b""
+
+
+def test_animated_input_keeps_the_first_frame_with_a_warning(workdir: Path, tiny_model_path: Path) -> None:
+    frames = [Image.fromarray(make_image("photo", 12, 16, seed=s)).convert("P") for s in range(3)]
+    frames[0].save(workdir / "anim.gif", save_all=True, append_images=frames[1:])
+    r = run("compress", "anim.gif", "--model", str(tiny_model_path), cwd=workdir)
+    assert r.returncode == 0 and "3 frames, only the first is compressed" in r.stderr
+    r = run("decompress", "anim.fzi", "--model", str(tiny_model_path), cwd=workdir)
+    with Image.open(workdir / "anim.gif") as first:
+        assert np.array_equal(_pixels(workdir / "anim.png")[1], np.asarray(first))

@@ -71,3 +71,11 @@ def test_escape_bytes_are_bounded() -> None:
     with pytest.raises(FlowzipError):
         decoder(mean, scale)
         decoder.finish()
+
+
+@pytest.mark.parametrize("tail", [b"\0\0\0\0", b"\0" * 7])
+def test_stream_ending_in_a_zero_word_is_an_error(tail: bytes) -> None:
+    """constriction refuses such a stream; the refusal must be a FlowzipError (found by review, not fuzzing)."""
+    groups = _groups(2, outliers=False)
+    with pytest.raises(FlowzipError, match="corrupt compressed data"):
+        LatentDecoder(encode_latents(groups, "gaussian") + tail, "gaussian")

@@ -44,14 +44,14 @@ def valid_files(tiny_model: Model) -> list[tuple[bytes, object]]:
     return _valid_files(tiny_model)
 
 
-def _mutate(data: bytes, edits: list[tuple[int, int]], cut: int | None, insert: bytes) -> bytes:
+def _mutate(data: bytes, edits: list[tuple[int, int]], cut: int | None, insert: bytes, tail: bytes) -> bytes:
     out = bytearray(data)
     for pos, value in edits:
         out[pos % len(out)] = value
     if insert:
         pos = edits[0][0] % len(out) if edits else 0
         out[pos:pos] = insert
-    return bytes(out[:cut] if cut is not None else out)
+    return bytes(out[:cut] if cut is not None else out) + tail
 
 
 def _decode_is_exact_or_refused(data: bytes, original: object, model: Model) -> None:
@@ -67,6 +67,7 @@ MUTATION = st.tuples(
     st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
     st.none() | st.integers(0, 5000),
     st.binary(max_size=8),
+    st.sampled_from([b"", b"\0\0\0\0", b"\0" * 5, b"\xff"]),
 )
 
 

@@ -24,6 +24,7 @@ def mutations(data: bytes, rng: np.random.Generator) -> dict[str, bytes]:
         "truncated-header": data[: rng.integers(1, 12)],
         "truncated-payload": data[: rng.integers(12, n)],
         "junk-appended": data + rng.bytes(int(rng.integers(1, 40))),
+        "zeros-appended": data + bytes(int(rng.integers(4, 9))),
         "inserted": data[:12] + rng.bytes(3) + data[12:],
     }
     for k in range(3):
