@@ -99,15 +99,21 @@ def _pad(tile: np.ndarray, stride: int) -> np.ndarray:
 
 
 def encode_tile(model: Model, tile: np.ndarray) -> bytes:
-    """Code one RGB tile (h, w, 3) with the flow."""
+    """Code one RGB tile (h, w, 3) with the flow, or store it raw if the flow would not make it smaller.
+
+    A section of exactly ``3 * h * w`` bytes is the raw tile; the flow's stream is never stored at that length.
+    """
     x = torch.from_numpy(_pad(tile, model.flow.config.stride)).permute(2, 0, 1)[None].to(torch.float64)
     with torch.no_grad():
         groups = model.flow.latent_groups(x)
-    return encode_latents(groups, model.flow.config.family)
+    data = encode_latents(groups, model.flow.config.family)
+    return data if len(data) < tile.size else np.ascontiguousarray(tile).tobytes()
 
 
 def decode_tile(model: Model, data: bytes, height: int, width: int) -> np.ndarray:
     """Decode one RGB tile coded by ``encode_tile``."""
+    if len(data) == 3 * height * width:
+        return np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
     stride = model.flow.config.stride
     decoder = LatentDecoder(data, model.flow.config.family)
     shape = (1, 3, _padded(height, stride), _padded(width, stride))

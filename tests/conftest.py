@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from flowzip.model import FlowConfig, IntegerFlow
-from flowzip.zoo import Model, load_model_file, save_model
+from flowzip.zoo import Model, load_model_file
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -24,11 +24,12 @@ def random_flow(config: FlowConfig, seed: int = 0, std: float = 0.02) -> Integer
     return flow.eval().requires_grad_(False)
 
 
+TINY_MODEL = Path(__file__).resolve().parent / "models" / "tiny.fzm"  # made by tests/models/make_tiny.py
+
+
 @pytest.fixture(scope="session")
-def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("models") / "tiny.fzm"
-    save_model(path, random_flow(FlowConfig(levels=2, steps=1, hidden=8, prior_hidden=8)), "tiny")
-    return path
+def tiny_model_path() -> Path:
+    return TINY_MODEL
 
 
 @pytest.fixture(scope="session")

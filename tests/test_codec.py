@@ -143,3 +143,20 @@ def test_thread_count_does_not_change_the_file(tiny_model: Model) -> None:
         assert np.array_equal(flowzip.decompress(two, model=tiny_model), image)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_photo_tiles_go_through_the_flow(tiny_model: Model) -> None:
+    """The round trips above test the flow only if the test model codes photo content below 8 bits."""
+    image = make_image("photo", 70, 200)
+    header, sections = read_container(flowzip.compress(image, model=tiny_model, tile_size=TILE))
+    raw = [3 * (r.stop - r.start) * (c.stop - c.start) for r, c in header.flow_tiles()]
+    assert all(len(s) < n for s, n in zip(sections, raw, strict=True))
+
+
+def test_incompressible_tiles_are_stored(tiny_model: Model) -> None:
+    """Noise costs the flow more than 8 bits per subpixel; such tiles are stored raw, so files barely grow."""
+    noise = make_image("noise", 64, 96)
+    data = flowzip.compress(noise, model=tiny_model, tile_size=64)
+    assert len(data) <= noise.size + 20
+    assert [len(s) for s in read_container(data)[1]] == [64 * 64 * 3, 64 * 32 * 3]
+    assert np.array_equal(flowzip.decompress(data, model=tiny_model), noise)

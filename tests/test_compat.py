@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import flowzip
+from flowzip.container import read_container
 
 CORPUS = Path(__file__).resolve().parent / "compat"
 CASES = [
@@ -29,3 +30,13 @@ def test_corpus_decodes(version: str, name: str, spec: dict) -> None:
     assert hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest() == spec["sha256"]
     if spec["palette_sha256"] is not None:
         assert hashlib.sha256(bytes(out.getpalette() or [])).hexdigest() == spec["palette_sha256"]
+
+
+def test_corpus_exercises_the_flow() -> None:
+    """Every RGB file but the 1x1 one has tiles coded by the flow, not stored raw."""
+    for path in sorted((CORPUS / "v1").glob("*.fzi")):
+        header, sections = read_container(path.read_bytes())
+        tiles = header.flow_tiles()
+        if tiles and path.name != "noise-1x1.fzi":
+            raw = [3 * (r.stop - r.start) * (c.stop - c.start) for r, c in tiles]
+            assert any(len(s) != n for s, n in zip(sections, raw, strict=False)), path.name

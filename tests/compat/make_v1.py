@@ -3,14 +3,15 @@
     python tests/compat/make_v1.py
 
 Every later flowzip must decode these files to the pixels recorded in manifest.json (tests/test_compat.py).
-RGB data is coded with compat.fzm, a small random-weight model kept beside them, so the files do not depend on
-the shipped models.
+RGB data is coded with compat.fzm, a copy of the small test model (tests/models/tiny.fzm) kept beside them, so
+the files depend neither on the shipped models nor on later changes to the test model.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,15 +22,14 @@ HERE = Path(__file__).resolve().parent / "v1"
 sys.path.insert(0, str(HERE.parents[1]))
 
 import flowzip  # noqa: E402
-from flowzip.model import FlowConfig  # noqa: E402
-from flowzip.zoo import load_model_file, save_model  # noqa: E402
+from flowzip.zoo import load_model_file  # noqa: E402
 
-from conftest import make_image, random_flow  # noqa: E402
+from conftest import make_image  # noqa: E402
 
 
 def main() -> None:
     HERE.mkdir(parents=True, exist_ok=True)
-    save_model(HERE / "compat.fzm", random_flow(FlowConfig(levels=2, steps=1, hidden=8, prior_hidden=8)), "compat")
+    shutil.copy(HERE.parents[1] / "models" / "tiny.fzm", HERE / "compat.fzm")
     model = load_model_file(HERE / "compat.fzm")
     rgba = make_image("photo", 37, 45, channels=4, seed=3)
     palette = Image.fromarray(rgba[:, :, :3]).quantize(colors=20)
