@@ -77,6 +77,7 @@ def test_dev_images_round_trip(folder: str, name: str) -> None:
     assert out.mode == image.mode and np.array_equal(np.asarray(out), np.asarray(image))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")  # the hostile file is a raw pickle
 def test_model_files_are_loaded_without_executing_code(tmp_path: Path) -> None:
     import pickle
 
