@@ -8,12 +8,13 @@ one line on stderr and a non-zero exit status.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -97,6 +98,7 @@ class _Task:
     model: str | None
     tile_size: int = DEFAULT_TILE_SIZE
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    tile_bar: bool = False  # show a progress bar over the tiles of this file (in-process runs only)
 
 
 @dataclass
@@ -128,7 +130,8 @@ def _compress_task(task: _Task) -> _Result:
     raw = _read_source(task.source)
     image = open_image(io.BytesIO(raw), task.source)
     note = f"{image.n_frames} frames, only the first is compressed" if getattr(image, "n_frames", 1) > 1 else ""
-    data = compress(image, model=task.model or DEFAULT_MODEL, tile_size=task.tile_size)
+    with _tile_bar(task) as progress:
+        data = compress(image, model=task.model or DEFAULT_MODEL, tile_size=task.tile_size, progress=progress)
     _write_target(task.target, data, task.force)
     subpixels = image.width * image.height * len(image.getbands())
     return _Result(task, len(raw), len(data), len(data), subpixels, time.perf_counter() - start, note)
@@ -137,11 +140,38 @@ def _compress_task(task: _Task) -> _Result:
 def _decompress_task(task: _Task) -> _Result:
     start = time.perf_counter()
     raw = _read_source(task.source)
-    image = decompress_image(raw, model=task.model, max_pixels=task.max_pixels)
+    with _tile_bar(task) as progress:
+        image = decompress_image(raw, model=task.model, max_pixels=task.max_pixels, progress=progress)
     data = _encode_output(image, Path(task.target if task.target != "-" else "stdout.png"))
     _write_target(task.target, data, task.force)
     subpixels = image.width * image.height * len(image.getbands())
     return _Result(task, len(raw), len(data), len(raw), subpixels, time.perf_counter() - start)
+
+
+@contextlib.contextmanager
+def _tile_bar(task: _Task) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback for the codec that shows a bar on a terminal when a file has many tiles."""
+    bar: tqdm | None = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            show = task.tile_bar and total > 4
+            bar = tqdm(
+                total=total,
+                unit="tile",
+                desc=_show(task.source, "<stdin>"),
+                leave=False,
+                file=sys.stderr,
+                disable=None if show else True,
+            )
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _guarded(worker: Callable[[_Task], _Result], task: _Task) -> _Result:
@@ -179,6 +209,8 @@ def _expand(inputs: tuple[str, ...], recursive: bool, suffixes: set[str]) -> lis
 def _run(worker: Callable[[_Task], _Result], tasks: list[_Task], jobs: int, verbosity: int) -> None:
     """Run the tasks (in ``jobs`` processes), report each, summarise several; exit 1 if any failed."""
     in_process = jobs <= 1 or len(tasks) <= 1 or any("-" in (t.source, t.target) for t in tasks)
+    if in_process and verbosity >= 0:
+        tasks = [dataclasses.replace(t, tile_bar=True) for t in tasks]
     bar = tqdm(
         total=len(tasks),
         unit="file",

@@ -8,6 +8,7 @@ is checked after decoding, so a decode that is not exact fails loudly instead of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,12 +126,20 @@ def decode_tile(model: Model, data: bytes, height: int, width: int) -> np.ndarra
     return x[0, :, :height, :width].permute(1, 2, 0).numpy().astype(np.uint8)
 
 
-def compress(image: ImageLike, model: str | Model = DEFAULT_MODEL, tile_size: int = DEFAULT_TILE_SIZE) -> bytes:
+Progress = Callable[[int, int], None]  # called with (tiles done, tiles in all) after each flow tile
+
+
+def compress(
+    image: ImageLike,
+    model: str | Model = DEFAULT_MODEL,
+    tile_size: int = DEFAULT_TILE_SIZE,
+    progress: Progress | None = None,
+) -> bytes:
     """Compress an image losslessly; return the bytes of a .fzi file.
 
     ``image`` is a uint8 numpy array (H, W), (H, W, C) with C in 1..4, or a PIL image in mode RGB, RGBA, L,
     LA, P or 1. ``model`` is a shipped model's name or a model file's path; ``tile_size`` a power of two
-    from 32 to 4096.
+    from 32 to 4096; ``progress(done, total)`` is called after each flow tile.
     """
     p = _from_input(image)
     height, width, _ = p.pixels.shape
@@ -145,7 +154,11 @@ def compress(image: ImageLike, model: str | Model = DEFAULT_MODEL, tile_size: in
         m = model if isinstance(model, Model) else load_model(model)
         model_id = m.weights_hash[:MODEL_ID_BYTES]
         rgb = p.pixels[:, :, :3]
-        sections += [encode_tile(m, rgb[rows, cols]) for rows, cols in tile_grid(height, width, tile_size)]
+        tiles = tile_grid(height, width, tile_size)
+        for k, (rows, cols) in enumerate(tiles, 1):
+            sections.append(encode_tile(m, rgb[rows, cols]))
+            if progress:
+                progress(k, len(tiles))
     sections += [encode_plane(p.pixels[:, :, c]) for c in range(flow_planes, p.pixels.shape[2])]
     header = Header(
         width, height, p.mode, p.kind, tile_log2, pixel_checksum(p.pixels.tobytes()), model_id, p.icc_profile, p.palette
@@ -153,7 +166,7 @@ def compress(image: ImageLike, model: str | Model = DEFAULT_MODEL, tile_size: in
     return write_container(header, sections)
 
 
-def _decode(data: bytes, model: str | Model | None, max_pixels: int | None) -> _Pixels:
+def _decode(data: bytes, model: str | Model | None, max_pixels: int | None, progress: Progress | None) -> _Pixels:
     header, sections = read_container(data, max_pixels)
     _, flow_planes, extra_planes = MODES[header.mode]
     channels = flow_planes + extra_planes
@@ -166,8 +179,10 @@ def _decode(data: bytes, model: str | Model | None, max_pixels: int | None) -> _
                 raise FlowzipError(f"this file needs model {header.model_id.hex()}, not {m.short_id}")
         else:
             m = find_model(header.model_id, model)
-        for (rows, cols), section in zip(tiles, sections[: len(tiles)], strict=True):
+        for k, ((rows, cols), section) in enumerate(zip(tiles, sections[: len(tiles)], strict=True), 1):
             pixels[rows, cols, :3] = decode_tile(m, section, rows.stop - rows.start, cols.stop - cols.start)
+            if progress:
+                progress(k, len(tiles))
     for c, section in zip(range(flow_planes, channels), sections[len(tiles) :], strict=True):
         pixels[:, :, c] = decode_plane(section, header.height, header.width)
     if pixel_checksum(pixels.tobytes()) != header.checksum:
@@ -178,15 +193,21 @@ def _decode(data: bytes, model: str | Model | None, max_pixels: int | None) -> _
     return _Pixels(pixels, header.mode, header.kind, header.palette, header.icc_profile)
 
 
-def decompress(data: bytes, model: str | Model | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageLike:
+def decompress(
+    data: bytes,
+    model: str | Model | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    progress: Progress | None = None,
+) -> ImageLike:
     """Decompress a .fzi file's bytes to exactly the pixels that were compressed.
 
     Returns the same kind that was compressed: a PIL image (same mode, palette, transparency and ICC
     profile) or a numpy array of the same shape. ``model`` overrides the search for the file's model among
     the shipped ones (a name or a path); it must be the model the file was written with. Images of more than
     ``max_pixels`` pixels (default 2**28) are refused before anything is allocated; None lifts the limit.
+    ``progress(done, total)`` is called after each flow tile.
     """
-    p = _decode(data, model, max_pixels)
+    p = _decode(data, model, max_pixels, progress)
     if p.kind == "array":
         return p.pixels
     if p.kind == "array2d":
@@ -195,10 +216,13 @@ def decompress(data: bytes, model: str | Model | None = None, max_pixels: int | 
 
 
 def decompress_image(
-    data: bytes, model: str | Model | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS
+    data: bytes,
+    model: str | Model | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    progress: Progress | None = None,
 ) -> Image.Image:
     """Like ``decompress``, but always a PIL image, also for files compressed from numpy arrays."""
-    return _to_image(_decode(data, model, max_pixels))
+    return _to_image(_decode(data, model, max_pixels, progress))
 
 
 def model_code_length(

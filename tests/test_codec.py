@@ -160,3 +160,14 @@ def test_incompressible_tiles_are_stored(tiny_model: Model) -> None:
     assert len(data) <= noise.size + 20
     assert [len(s) for s in read_container(data)[1]] == [64 * 64 * 3, 64 * 32 * 3]
     assert np.array_equal(flowzip.decompress(data, model=tiny_model), noise)
+
+
+def test_progress_is_reported_per_tile(tiny_model: Model) -> None:
+    calls: list[tuple[int, int]] = []
+    data = flowzip.compress(
+        make_image("photo", 40, 70), model=tiny_model, tile_size=32, progress=lambda *a: calls.append(a)
+    )
+    assert calls == [(k, 6) for k in range(1, 7)]
+    calls.clear()
+    flowzip.decompress(data, model=tiny_model, progress=lambda *a: calls.append(a))
+    assert calls == [(k, 6) for k in range(1, 7)]
