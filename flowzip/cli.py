@@ -113,8 +113,12 @@ class _Result:
     error: str | None = None
 
 
-def _read_source(source: str) -> bytes:
-    return sys.stdin.buffer.read() if source == "-" else _read_bytes(Path(source))
+def _read_source(task: _Task) -> bytes:
+    if task.source == "-":
+        return sys.stdin.buffer.read()
+    if task.target != "-" and Path(task.target).resolve() == Path(task.source).resolve():
+        raise FlowzipError(f"{task.target}: the output would replace the input")
+    return _read_bytes(Path(task.source))
 
 
 def _write_target(target: str, data: bytes, force: bool) -> None:
@@ -127,7 +131,7 @@ def _write_target(target: str, data: bytes, force: bool) -> None:
 
 def _compress_task(task: _Task) -> _Result:
     start = time.perf_counter()
-    raw = _read_source(task.source)
+    raw = _read_source(task)
     image = open_image(io.BytesIO(raw), task.source)
     note = f"{image.n_frames} frames, only the first is compressed" if getattr(image, "n_frames", 1) > 1 else ""
     with _tile_bar(task) as progress:
@@ -139,7 +143,7 @@ def _compress_task(task: _Task) -> _Result:
 
 def _decompress_task(task: _Task) -> _Result:
     start = time.perf_counter()
-    raw = _read_source(task.source)
+    raw = _read_source(task)
     with _tile_bar(task) as progress:
         image = decompress_image(raw, model=task.model, max_pixels=task.max_pixels, progress=progress)
     data = _encode_output(image, Path(task.target if task.target != "-" else "stdout.png"))

@@ -67,6 +67,9 @@ def test_output_option_and_no_overwrite(workdir: Path, tiny_model_path: Path) ->
     assert r.returncode == 0 and np.array_equal(_pixels(workdir / "x.webp")[1], _pixels(workdir / "b.png")[1])
     r = run("decompress", "x.fzi", "-o", "x.jpg", *model, cwd=workdir)
     assert r.returncode == 1 and "lossless" in r.stderr and not (workdir / "x.jpg").exists()
+    same = run("compress", "a.png", "-o", "a.png", "-f", *model, cwd=workdir)
+    assert same.returncode == 1 and "would replace the input" in same.stderr
+    assert _pixels(workdir / "a.png")[1].shape == (24, 40, 3), "the input is untouched"
     r = run("compress", "a.png", "b.png", "-o", "y.fzi", *model, cwd=workdir)
     assert r.returncode == 2 and not (workdir / "y.fzi").exists()
 
