@@ -78,7 +78,8 @@ def test_output_option_and_no_overwrite(workdir: Path, tiny_model_path: Path) ->
     ("args", "message"),
     [
         (["compress", "missing.png"], "no such file"),
-        (["compress", "junk.fzi"], "not a readable image"),
+        (["compress", "junk.png"], "not a readable image"),
+        (["compress", "junk.fzi"], "the output would replace the input"),
         (["compress", "."], "use -r"),
         (["decompress", "junk.fzi"], "not a flowzip file"),
         (["decompress", "a.png"], "unknown suffix"),
@@ -90,6 +91,7 @@ def test_output_option_and_no_overwrite(workdir: Path, tiny_model_path: Path) ->
 )
 def test_errors_are_one_line(workdir: Path, args: list[str], message: str) -> None:
     (workdir / "junk.fzi").write_bytes(b"this is not an image")
+    (workdir / "junk.png").write_bytes(b"this is not an image either")
     Image.fromarray(np.zeros((4, 4), dtype=np.uint16)).save(workdir / "a16.png")
     before = sorted(p.name for p in workdir.iterdir())
     r = run(*args, cwd=workdir)
