@@ -2,8 +2,9 @@
 
 Distribution family. constriction codes QuantizedGaussian and QuantizedLaplace at about 20 M symbols/s
 (encode) and 7 M/s (decode) with per-symbol parameters; a logistic or a mixture would go through Python
-callbacks at 0.1-1 M/s. So the family is a single Gaussian or Laplace per latent, chosen per model
-(``FlowConfig.family``; the measurement behind the default is in ``models/README.md``). Training minimises
+callbacks at 0.1-1 M/s (the project brief's measurements on this machine kind). So the family is a single
+Gaussian or Laplace per latent, chosen per model (``FlowConfig.family``; the measurement behind the default
+is in ``models/README.md``). Training minimises
 the very code length the coder pays: the probability of the integer bin ``[z - 1/2, z + 1/2]`` under the
 same (mean, scale) that the coder receives, capped at the coder's 24-bit floor.
 """
