@@ -70,7 +70,10 @@ class Header:
 
     @property
     def section_count(self) -> int:
-        return len(self.flow_tiles()) + MODES[self.mode][2]
+        """Counted, not listed: a forged header may claim millions of tiles (checked against the file size)."""
+        rows, cols = self.tile_grid
+        _, flow_planes, extra_planes = MODES[self.mode]
+        return (rows * cols if flow_planes else 0) + extra_planes
 
     def flow_tiles(self) -> list[tuple[slice, slice]]:
         """The (rows, columns) of every flow tile, in section order; none for modes without RGB."""

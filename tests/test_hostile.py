@@ -111,7 +111,10 @@ def test_round_trip_property(tiny_model: Model, h: int, w: int, form: str, conte
     assert type(out) is type(image) and np.array_equal(np.asarray(out), np.asarray(image))
 
 
-@pytest.mark.parametrize(("width", "height", "tile_log2"), [(100_000, 100_000, 8), (4096, 4096, 12), (1 << 20, 1, 5)])
+@pytest.mark.parametrize(
+    ("width", "height", "tile_log2"),
+    [(100_000, 100_000, 8), (4096, 4096, 12), (1 << 20, 1, 5), (65_536, 65_536, 5)],  # the last: 4 M tiles
+)
 def test_forged_sizes_are_refused_quickly(width: int, height: int, tile_log2: int) -> None:
     """A tiny file claiming a huge image is refused before any allocation, in milliseconds."""
     header = Header(width, height, "RGB", "image", tile_log2, 0, b"abcd")
