@@ -24,7 +24,7 @@ import click
 from tqdm import tqdm
 
 from flowzip import __version__
-from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image, read_header
+from flowzip.codec import DEFAULT_TILE_SIZE, available_cores, compress, decompress_image, read_header
 from flowzip.container import DEFAULT_MAX_PIXELS, MODES
 from flowzip.errors import FlowzipError, file_errors
 from flowzip.images import IMAGE_SUFFIXES, open_image
@@ -99,6 +99,7 @@ class _Task:
     tile_size: int = DEFAULT_TILE_SIZE
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     tile_bar: bool = False  # show a progress bar over the tiles of this file (in-process runs only)
+    tile_jobs: int = 1  # tiles of this file coded at once (threads); files in worker processes use one
 
 
 @dataclass
@@ -135,7 +136,9 @@ def _compress_task(task: _Task) -> _Result:
     image = open_image(io.BytesIO(raw), task.source)
     note = f"{image.n_frames} frames, only the first is compressed" if getattr(image, "n_frames", 1) > 1 else ""
     with _tile_bar(task) as progress:
-        data = compress(image, model=task.model or DEFAULT_MODEL, tile_size=task.tile_size, progress=progress)
+        data = compress(
+            image, model=task.model or DEFAULT_MODEL, tile_size=task.tile_size, progress=progress, jobs=task.tile_jobs
+        )
     _write_target(task.target, data, task.force)
     subpixels = image.width * image.height * len(image.getbands())
     return _Result(task, len(raw), len(data), len(data), subpixels, time.perf_counter() - start, note)
@@ -145,7 +148,9 @@ def _decompress_task(task: _Task) -> _Result:
     start = time.perf_counter()
     raw = _read_source(task)
     with _tile_bar(task) as progress:
-        image = decompress_image(raw, model=task.model, max_pixels=task.max_pixels, progress=progress)
+        image = decompress_image(
+            raw, model=task.model, max_pixels=task.max_pixels, progress=progress, jobs=task.tile_jobs
+        )
     data = _encode_output(image, Path(task.target if task.target != "-" else "stdout.png"))
     _write_target(task.target, data, task.force)
     subpixels = image.width * image.height * len(image.getbands())
@@ -211,10 +216,14 @@ def _expand(inputs: tuple[str, ...], recursive: bool, suffixes: set[str]) -> lis
 
 
 def _run(worker: Callable[[_Task], _Result], tasks: list[_Task], jobs: int, verbosity: int) -> None:
-    """Run the tasks (in ``jobs`` processes), report each, summarise several; exit 1 if any failed."""
+    """Run the tasks, report each, summarise several; exit 1 if any failed.
+
+    Several files are coded in ``jobs`` processes, one file each; a single file (or files through pipes) in
+    this process, with ``jobs`` of its tiles at once.
+    """
     in_process = jobs <= 1 or len(tasks) <= 1 or any("-" in (t.source, t.target) for t in tasks)
-    if in_process and verbosity >= 0:
-        tasks = [dataclasses.replace(t, tile_bar=True) for t in tasks]
+    if in_process:
+        tasks = [dataclasses.replace(t, tile_bar=verbosity >= 0, tile_jobs=max(1, jobs)) for t in tasks]
     bar = tqdm(
         total=len(tasks),
         unit="file",
@@ -290,9 +299,9 @@ def _common_options(func: Callable) -> Callable:
         click.option(
             "-j",
             "--jobs",
-            default=os.cpu_count() or 1,
+            default=available_cores(),
             show_default="all cores",
-            help="Files coded at once, in separate processes.",
+            help="Files coded at once (separate processes), or tiles of a single file (threads).",
         ),
         click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
         click.option("-v", "--verbose", is_flag=True, help="Also print the time each file took."),
@@ -467,6 +476,7 @@ _KIND_NAMES = {"image": "a PIL image", "array": "a numpy array (H, W, C)", "arra
 @click.option("--time-limit", type=float, help="End this run after this many seconds (resume later).")
 @click.option("--threads", default=0, help="CPU threads (0: PyTorch's default).")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--init", help="Start from this model's weights (a name or .fzm file; same architecture).")
 def train_cmd(
     data: tuple[str, ...],
     out: Path,
@@ -487,6 +497,7 @@ def train_cmd(
     time_limit: float | None,
     threads: int,
     seed: int,
+    init: str | None,
 ) -> None:
     """Train a model on DATA: folders of images or .npy uint8 arrays (N, H, W, 3).
 
@@ -512,6 +523,7 @@ def train_cmd(
         val_every=val_every,
         seed=seed,
         threads=threads,
+        init=init,
     )
     _exit_on_error(lambda: click.echo(f"model written to {train(cfg, stop_at_step, time_limit)}"))
 

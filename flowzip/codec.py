@@ -8,8 +8,12 @@ is checked after decoding, so a decode that is not exact fails loudly instead of
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -127,6 +131,47 @@ def decode_tile(model: Model, data: bytes, height: int, width: int) -> np.ndarra
 
 
 Progress = Callable[[int, int], None]  # called with (tiles done, tiles in all) after each flow tile
+_Item = TypeVar("_Item")
+_Out = TypeVar("_Out")
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (the default number of jobs)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _map_tiles(
+    work: Callable[[_Item], _Out], items: Sequence[_Item], jobs: int | None, progress: Progress | None
+) -> Iterator[_Out]:
+    """``work(item)`` for each tile, yielded in order, computed on up to ``jobs`` threads (None: all cores).
+
+    Tiles are independent, so the results do not depend on ``jobs``. PyTorch and numba release the GIL in
+    the convolutions and the autoregressive solve, where the time goes; each thread runs its tile on one
+    intra-op thread so that the jobs do not oversubscribe the cores. At most ``2 * jobs`` tiles are in flight,
+    so memory stays bounded however large the image.
+    """
+    jobs = available_cores() if jobs is None else max(1, jobs)
+    if jobs == 1 or len(items) <= 1:
+        for k, item in enumerate(items, 1):
+            yield work(item)
+            if progress:
+                progress(k, len(items))
+        return
+    intra_op_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    pool = ThreadPoolExecutor(jobs, thread_name_prefix="flowzip-tile")
+    try:
+        queue: deque[Future[_Out]] = deque()
+        todo = iter(items)
+        for k in range(1, len(items) + 1):
+            while len(queue) < 2 * jobs and (item := next(todo, None)) is not None:
+                queue.append(pool.submit(work, item))
+            yield queue.popleft().result()
+            if progress:
+                progress(k, len(items))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(intra_op_threads)
 
 
 def compress(
@@ -134,12 +179,14 @@ def compress(
     model: str | Model = DEFAULT_MODEL,
     tile_size: int = DEFAULT_TILE_SIZE,
     progress: Progress | None = None,
+    jobs: int | None = None,
 ) -> bytes:
     """Compress an image losslessly; return the bytes of a .fzi file.
 
     ``image`` is a uint8 numpy array (H, W), (H, W, C) with C in 1..4, or a PIL image in mode RGB, RGBA, L,
     LA, P or 1. ``model`` is a shipped model's name or a model file's path; ``tile_size`` a power of two
-    from 32 to 4096; ``progress(done, total)`` is called after each flow tile.
+    from 32 to 4096; ``progress(done, total)`` is called after each flow tile; ``jobs`` tiles are coded at
+    once (None: one per core). The bytes do not depend on ``jobs``.
     """
     p = _from_input(image)
     height, width, _ = p.pixels.shape
@@ -154,11 +201,8 @@ def compress(
         m = model if isinstance(model, Model) else load_model(model)
         model_id = m.weights_hash[:MODEL_ID_BYTES]
         rgb = p.pixels[:, :, :3]
-        tiles = tile_grid(height, width, tile_size)
-        for k, (rows, cols) in enumerate(tiles, 1):
-            sections.append(encode_tile(m, rgb[rows, cols]))
-            if progress:
-                progress(k, len(tiles))
+        tiles = [rgb[rows, cols] for rows, cols in tile_grid(height, width, tile_size)]
+        sections += _map_tiles(lambda tile: encode_tile(m, tile), tiles, jobs, progress)
     sections += [encode_plane(p.pixels[:, :, c]) for c in range(flow_planes, p.pixels.shape[2])]
     header = Header(
         width, height, p.mode, p.kind, tile_log2, pixel_checksum(p.pixels.tobytes()), model_id, p.icc_profile, p.palette
@@ -166,7 +210,9 @@ def compress(
     return write_container(header, sections)
 
 
-def _decode(data: bytes, model: str | Model | None, max_pixels: int | None, progress: Progress | None) -> _Pixels:
+def _decode(
+    data: bytes, model: str | Model | None, max_pixels: int | None, progress: Progress | None, jobs: int | None
+) -> _Pixels:
     header, sections = read_container(data, max_pixels)
     _, flow_planes, extra_planes = MODES[header.mode]
     channels = flow_planes + extra_planes
@@ -179,10 +225,14 @@ def _decode(data: bytes, model: str | Model | None, max_pixels: int | None, prog
                 raise FlowzipError(f"this file needs model {header.model_id.hex()}, not {m.short_id}")
         else:
             m = find_model(header.model_id, model)
-        for k, ((rows, cols), section) in enumerate(zip(tiles, sections[: len(tiles)], strict=True), 1):
-            pixels[rows, cols, :3] = decode_tile(m, section, rows.stop - rows.start, cols.stop - cols.start)
-            if progress:
-                progress(k, len(tiles))
+
+        def work(tile: tuple[tuple[slice, slice], bytes]) -> np.ndarray:
+            (rows, cols), section = tile
+            return decode_tile(m, section, rows.stop - rows.start, cols.stop - cols.start)
+
+        work_items = list(zip(tiles, sections[: len(tiles)], strict=True))
+        for ((rows, cols), _), rgb in zip(work_items, _map_tiles(work, work_items, jobs, progress), strict=True):
+            pixels[rows, cols, :3] = rgb
     for c, section in zip(range(flow_planes, channels), sections[len(tiles) :], strict=True):
         pixels[:, :, c] = decode_plane(section, header.height, header.width)
     if pixel_checksum(pixels.tobytes()) != header.checksum:
@@ -198,6 +248,7 @@ def decompress(
     model: str | Model | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     progress: Progress | None = None,
+    jobs: int | None = None,
 ) -> ImageLike:
     """Decompress a .fzi file's bytes to exactly the pixels that were compressed.
 
@@ -205,9 +256,10 @@ def decompress(
     profile) or a numpy array of the same shape. ``model`` overrides the search for the file's model among
     the shipped ones (a name or a path); it must be the model the file was written with. Images of more than
     ``max_pixels`` pixels (default 2**28) are refused before anything is allocated; None lifts the limit.
-    ``progress(done, total)`` is called after each flow tile.
+    ``progress(done, total)`` is called after each flow tile; ``jobs`` tiles are decoded at once (None: one
+    per core).
     """
-    p = _decode(data, model, max_pixels, progress)
+    p = _decode(data, model, max_pixels, progress, jobs)
     if p.kind == "array":
         return p.pixels
     if p.kind == "array2d":
@@ -220,9 +272,10 @@ def decompress_image(
     model: str | Model | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     progress: Progress | None = None,
+    jobs: int | None = None,
 ) -> Image.Image:
     """Like ``decompress``, but always a PIL image, also for files compressed from numpy arrays."""
-    return _to_image(_decode(data, model, max_pixels, progress))
+    return _to_image(_decode(data, model, max_pixels, progress, jobs))
 
 
 def model_code_length(

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from flowzip.errors import FlowzipError
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 from flowzip.model import FlowConfig, IntegerFlow
-from flowzip.zoo import MODEL_SUFFIX, save_model
+from flowzip.zoo import MODEL_SUFFIX, load_model, save_model
 
 
 @dataclass
@@ -46,6 +46,7 @@ class TrainConfig:
     val_crops: int = 128
     seed: int = 0
     threads: int = 0
+    init: str | None = None  # a model (name or .fzm path) whose weights start a new run
 
 
 def load_images(paths: list[str]) -> list[np.ndarray]:
@@ -128,6 +129,11 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
     val_crops = random_crops(val_images or train_images, cfg.val_crops, cfg.crop, np.random.default_rng(1))
 
     flow = IntegerFlow(cfg.flow)
+    if cfg.init and not ckpt_path.exists():
+        start_weights = load_model(cfg.init).flow
+        if start_weights.config != cfg.flow:
+            raise FlowzipError(f"--init {cfg.init}: its architecture {start_weights.config} differs from {cfg.flow}")
+        flow.load_state_dict(start_weights.state_dict())
     ema = copy.deepcopy(flow).requires_grad_(False)
     opt = torch.optim.Adam(flow.parameters(), lr=cfg.lr)
     step = 0

@@ -1,10 +1,11 @@
 """Encode or decode in a process whose numeric code path the caller chose (tests/test_codepaths.py).
 
-    python tests/codepath_worker.py encode IMAGE.npy OUT.fzi MODEL [--channels-last] [--threads N]
-    python tests/codepath_worker.py decode IN.fzi OUT.npy MODEL [--channels-last] [--threads N]
+    python tests/codepath_worker.py encode IMAGE.npy OUT.fzi MODEL [--conv2d [--channels-last]] [--threads N] [--jobs N]
+    python tests/codepath_worker.py decode IN.fzi OUT.npy MODEL [--conv2d [--channels-last]] [--threads N] [--jobs N]
 
-The environment (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA) is the caller's; --channels-last makes every
-convolution run on channels-last tensors.
+The environment (ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS) is the caller's. --conv2d computes the coding
+convolutions with ``F.conv2d`` (im2col) instead of flowzip's tap-by-tap matrix products, --channels-last
+feeds it channels-last tensors; --jobs sets the number of tiles coded at once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 import flowzip
+import flowzip.exact
 
 
 def main() -> None:
@@ -25,22 +27,26 @@ def main() -> None:
     parser.add_argument("source")
     parser.add_argument("target")
     parser.add_argument("model")
+    parser.add_argument("--conv2d", action="store_true")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.channels_last:
-        conv2d = F.conv2d
+    if args.conv2d:
+        layout = torch.channels_last if args.channels_last else torch.contiguous_format
 
-        def conv2d_channels_last(x: torch.Tensor, w: torch.Tensor, *rest, **kw) -> torch.Tensor:
-            return conv2d(x.contiguous(memory_format=torch.channels_last), w, *rest, **kw)
+        def conv2d(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+            x = x.contiguous(memory_format=layout)
+            return F.conv2d(x, w.to(x.dtype), None if b is None else b.to(x.dtype), padding=1)
 
-        F.conv2d = conv2d_channels_last
+        flowzip.exact.conv3x3 = conv2d
     if args.action == "encode":
-        Path(args.target).write_bytes(flowzip.compress(np.load(args.source), model=args.model, tile_size=64))
+        data = flowzip.compress(np.load(args.source), model=args.model, tile_size=64, jobs=args.jobs)
+        Path(args.target).write_bytes(data)
     else:
-        np.save(args.target, flowzip.decompress(Path(args.source).read_bytes(), model=args.model))
+        np.save(args.target, flowzip.decompress(Path(args.source).read_bytes(), model=args.model, jobs=args.jobs))
     print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())
 
 

@@ -145,6 +145,21 @@ def test_thread_count_does_not_change_the_file(tiny_model: Model) -> None:
         torch.set_num_threads(threads)
 
 
+def test_parallel_tiles_give_the_same_file(tiny_model: Model) -> None:
+    """Tiles coded on several threads: identical bytes, pixels in the right places, thread count restored."""
+    import torch
+
+    image = make_image("photo", 150, 100)
+    threads = torch.get_num_threads()
+    files = [flowzip.compress(image, model=tiny_model, tile_size=32, jobs=jobs) for jobs in (1, 3)]
+    assert files[0] == files[1]
+    calls: list[tuple[int, int]] = []
+    decoded = flowzip.decompress(files[1], model=tiny_model, jobs=3, progress=lambda *a: calls.append(a))
+    assert np.array_equal(decoded, image)
+    assert calls == [(k, 20) for k in range(1, 21)]
+    assert torch.get_num_threads() == threads
+
+
 def test_photo_tiles_go_through_the_flow(tiny_model: Model) -> None:
     """The round trips above test the flow only if the test model codes photo content below 8 bits."""
     image = make_image("photo", 70, 200)

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from flowzip.exact import MASKED_BITS, FixedPointConv2d, to_grid
+from flowzip.exact import MASKED_BITS, MAX_CONV_CHANNELS, FixedPointConv2d, conv3x3, to_grid
 from flowzip.layers import FlowStep, IntegerAdditiveCoupling, IntegerEmergingConv, IntegerMaskedConv, Squeeze
 from flowzip.model import FlowConfig
 
@@ -74,10 +74,11 @@ def test_flow_decode_inverts_encode() -> None:
         assert torch.equal(flow.decode(tuple(x.shape), decode, torch.float64), x)
 
 
-def test_fixed_point_conv_is_exact_in_float64() -> None:
+@pytest.mark.parametrize("shape", [(2, 7, 9, 11), (1, 7, 70, 65)], ids=["batch", "several-chunks"])
+def test_fixed_point_conv_is_exact_in_float64(shape: tuple[int, ...]) -> None:
     """A float64 convolution of grid weights and grid activations equals an int64 computation."""
     conv = _randomise(FixedPointConv2d(7, 5), std=0.3)
-    a = to_grid(torch.randn(2, 7, 9, 11, dtype=torch.float64) * 4, 6)
+    a = to_grid(torch.randn(*shape, dtype=torch.float64) * 4, 6)
     with torch.no_grad():
         out = conv(a)
         w_num = torch.round(to_grid(conv.weight, 12).double() * 2**12).long()
@@ -86,6 +87,22 @@ def test_fixed_point_conv_is_exact_in_float64() -> None:
         cols = F.unfold(a_num.double(), 3, padding=1).long()  # integer values, exactly representable
         ref = torch.einsum("ok,nkl->nol", w_num.flatten(1), cols) + b_num[None, :, None]
     assert torch.equal(out.flatten(2), ref.double() / 2**18)
+
+
+def test_coding_conv_is_exact_at_the_grid_bounds() -> None:
+    """The worst case of docs/exactness.md: the most channels, weights and activations at their limits."""
+    g = torch.Generator().manual_seed(3)
+    w_num = torch.randint(-(2**18), 2**18 + 1, (4, MAX_CONV_CHANNELS, 3, 3), generator=g)
+    w_num[0] = 2**18  # one output channel whose every product is at the limit, all of one sign
+    a_num = torch.randint(-(2**14), 2**14 + 1, (1, MAX_CONV_CHANNELS, 6, 5), generator=g)
+    a_num[..., 1:4, 1:4] = 2**14
+    b_num = torch.tensor([2**34, -(2**34), 0, 1])  # the bias limit 2**16 on the 2**-18 grid
+    out = conv3x3(a_num.double() / 2**6, w_num.double() / 2**12, b_num.double() / 2**18)
+    cols = F.unfold(a_num.double(), 3, padding=1).long()
+    ref = torch.einsum("ok,nkl->nol", w_num.flatten(1), cols) + b_num[None, :, None]
+    assert torch.equal(out.flatten(2) * 2**18, ref.double())
+    # at pixel (2, 2) channel 0 sums 256 x 9 products at the limit, 2**32 each, plus the largest bias
+    assert out[0, 0, 2, 2] * 2**18 == MAX_CONV_CHANNELS * 9 * 2**32 + 2**34
 
 
 def test_masked_weights_are_fixed_point() -> None:
