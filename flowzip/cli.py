@@ -1,4 +1,4 @@
-"""The ``flowzip`` command: compress, decompress, info and train.
+"""The ``flowzip`` command: compress, decompress, info, bench and train.
 
 Files are written to a temporary file beside the target and moved into place only when complete; an
 existing file is never replaced without ``-f``; inputs are never removed. Every failure a user can cause is
@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import json
 import os
 import sys
 import tempfile
@@ -454,6 +455,55 @@ def info_cmd(inputs: tuple[Path, ...]) -> None:
 
 
 _KIND_NAMES = {"image": "a PIL image", "array": "a numpy array (H, W, C)", "array2d": "a numpy array (H, W)"}
+
+
+@main.command("bench")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="A shipped model's name or a model file.")
+@click.option(
+    "--compare",
+    default="",
+    metavar="CODECS",
+    help="Also code every image with these, comma-separated: png, webp, jpegls, jxl (effort 7), jxl-eN.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N images.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write every number to this file.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing --json file.")
+def bench_cmd(
+    paths: tuple[str, ...], model: str, compare: str, limit: int | None, json_path: Path | None, force: bool
+) -> None:
+    """Measure a model on PATHS: folders of images (converted to RGB) or .npy uint8 arrays (N, H, W, 3).
+
+    For each image: the model's bits per dimension (-log2 likelihood / subpixels), the size of a complete
+    .fzi file, encode and decode time, and a pixel-for-pixel check of the decode; with --compare, the same for
+    classical codecs (jpegls and jxl need the optional imagecodecs package). Prints a markdown table of the
+    totals (total bits / total subpixels).
+
+    \b
+    flowzip bench ../shared/data/dev/cbsd68 --compare png,webp,jxl
+    flowzip bench cifar10-test.npy --limit 1000 --json cifar.json
+    """
+    from flowzip.bench import bench, classical_codec, dataset_images
+    from flowzip.zoo import load_model
+
+    def run() -> None:
+        if json_path is not None and json_path.exists() and not force:
+            raise FlowzipError(f"{json_path} already exists (use -f to overwrite)")
+        codecs = [classical_codec(name.strip()) for name in compare.split(",") if name.strip()]
+        m = load_model(model)
+        count, images = dataset_images(list(paths), limit)
+        with tqdm(total=count, unit="image", file=sys.stderr, disable=None, leave=False) as bar:
+
+            def progress(result) -> None:
+                bar.update(1)
+                bar.set_postfix(bpsp=f"{next(iter(result.codecs.values())).bits / result.subpixels:.3f}")
+
+            result = bench(images, m, codecs, progress)
+        click.echo(result.markdown())
+        if json_path is not None:
+            write_atomic(json_path, json.dumps(result.to_json(), indent=1).encode(), overwrite=force)
+
+    _exit_on_error(run)
 
 
 @main.command("train")

@@ -1,0 +1,204 @@
+"""Measuring flowzip on a dataset: model bits per dimension, real file sizes, speed, and classical codecs.
+
+Every image is coded as a complete file and decoded again, and every pixel is compared; a codec that does
+not give the image back exactly stops the run. Totals are total bits over total subpixels, so large images
+weigh more than small ones, as they do on a disk.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from flowzip.codec import compress, decompress, model_code_length
+from flowzip.errors import FlowzipError
+from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
+from flowzip.zoo import Model
+
+
+@dataclass(frozen=True)
+class Codec:
+    """A lossless codec for RGB uint8 arrays: encode to bytes, decode back."""
+
+    name: str
+    encode: Callable[[np.ndarray], bytes]
+    decode: Callable[[bytes], np.ndarray]
+
+
+def _pillow(name: str, fmt: str, **options: object) -> Codec:
+    def encode(a: np.ndarray) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, fmt, **options)
+        return buf.getvalue()
+
+    return Codec(name, encode, lambda data: np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+
+
+def _imagecodecs(kind: str, effort: int = 7) -> Codec:
+    try:
+        import imagecodecs
+    except ImportError:
+        raise FlowzipError(
+            f"--compare {kind} needs the optional package imagecodecs: pip install 'flowzip[jxl]'"
+        ) from None
+    if kind == "jpegls":
+        return Codec("JPEG-LS (CharLS)", imagecodecs.jpegls_encode, imagecodecs.jpegls_decode)
+    return Codec(
+        f"JPEG XL lossless e{effort}",
+        lambda a: imagecodecs.jpegxl_encode(a, lossless=True, effort=effort),
+        imagecodecs.jpegxl_decode,
+    )
+
+
+def classical_codec(name: str) -> Codec:
+    """A reference codec by name: png, webp, jpegls, jxl (effort 7) or jxl-eN (effort N, 1..10)."""
+    if name == "png":
+        return _pillow("PNG (Pillow, optimize)", "PNG", optimize=True)
+    if name == "webp":
+        return _pillow("WebP lossless (Pillow default)", "WEBP", lossless=True)
+    if name == "jpegls":
+        return _imagecodecs("jpegls")
+    if name == "jxl":
+        return _imagecodecs("jxl", 7)
+    if name.startswith("jxl-e") and name[5:].isdigit() and 1 <= int(name[5:]) <= 10:
+        return _imagecodecs("jxl", int(name[5:]))
+    raise FlowzipError(f"unknown codec {name!r} for --compare: choose from png, webp, jpegls, jxl, jxl-e1..jxl-e10")
+
+
+def flowzip_codec(model: Model) -> Codec:
+    """flowzip itself, one tile-thread per image (images are measured one after another)."""
+    return Codec(
+        f"flowzip ({model.name}, {model.short_id})",
+        lambda a: compress(a, model=model, jobs=1),
+        lambda data: decompress(data, model=model, jobs=1),
+    )
+
+
+def dataset_images(paths: list[str], limit: int | None = None) -> tuple[int, Iterator[tuple[str, np.ndarray]]]:
+    """(count, iterator of (name, RGB uint8 array)) over folders of images and ``.npy`` arrays (N, H, W, 3).
+
+    Folders are searched recursively for image files (any format Pillow reads), which are converted to RGB.
+    ``limit`` keeps the first images in the order given.
+    """
+    sources: list[tuple[str, Callable[[], np.ndarray]]] = []
+    for name in paths:
+        path = Path(name)
+        if path.suffix == ".npy":
+            try:
+                array = np.load(path, mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError) as e:
+                raise FlowzipError(f"{path}: not a readable .npy array ({e})") from None
+            if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3:
+                raise FlowzipError(f"{path}: expected a uint8 array (N, H, W, 3), got {array.dtype} {array.shape}")
+            sources += [
+                (f"{path.name}[{i}]", lambda a=array, i=i: np.ascontiguousarray(a[i])) for i in range(len(array))
+            ]
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            sources += [(str(f), lambda f=f: read_image_rgb(f)) for f in files]
+        elif path.is_file():
+            sources.append((str(path), lambda p=path: read_image_rgb(p)))
+        else:
+            raise FlowzipError(f"{path}: no such file or folder")
+    sources = sources[:limit] if limit is not None else sources
+    if not sources:
+        raise FlowzipError(f"no images found in {', '.join(paths)}")
+    return len(sources), ((name, load()) for name, load in sources)
+
+
+@dataclass
+class CodecTotals:
+    """What one codec did over the whole dataset."""
+
+    bits: int = 0
+    encode_s: float = 0.0
+    decode_s: float = 0.0
+
+
+@dataclass
+class BenchResult:
+    """Totals per codec, the flow's own code length, and one row per image."""
+
+    model: str
+    images: int = 0
+    subpixels: int = 0
+    model_bits: float = 0.0
+    codecs: dict[str, CodecTotals] = field(default_factory=dict)
+    per_image: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """Plain data for ``json.dump``: totals in bits per subpixel and seconds, and every image's numbers."""
+        return {
+            "model": self.model,
+            "images": self.images,
+            "subpixels": self.subpixels,
+            "model_bpd": self.model_bits / self.subpixels,
+            "codecs": {
+                name: {
+                    "bits_per_subpixel": t.bits / self.subpixels,
+                    "bits": t.bits,
+                    "encode_seconds": t.encode_s,
+                    "decode_seconds": t.decode_s,
+                }
+                for name, t in self.codecs.items()
+            },
+            "per_image": self.per_image,
+        }
+
+    def markdown(self) -> str:
+        """The totals as a markdown table (flowzip first, with the model's bits per dimension)."""
+        lines = [
+            f"{self.images} images, {self.subpixels:,} subpixels; every file decoded and checked pixel for pixel",
+            "",
+            "| codec | bits per subpixel (files) | model bpd | encode s | decode s |",
+            "|---|---|---|---|---|",
+        ]
+        for k, (name, t) in enumerate(self.codecs.items()):
+            model_bpd = f"{self.model_bits / self.subpixels:.3f}" if k == 0 else ""
+            lines.append(
+                f"| {name} | {t.bits / self.subpixels:.3f} | {model_bpd} | {t.encode_s:.1f} | {t.decode_s:.1f} |"
+            )
+        return "\n".join(lines)
+
+
+def bench(
+    images: Iterator[tuple[str, np.ndarray]],
+    model: Model,
+    compare: list[Codec],
+    progress: Callable[[BenchResult], None] | None = None,
+) -> BenchResult:
+    """Code every image with flowzip and the ``compare`` codecs, verify every decode, and total the results.
+
+    Raises FlowzipError if any codec does not give an image back exactly.
+    """
+    codecs = [flowzip_codec(model), *compare]
+    result = BenchResult(model=f"{model.name} ({model.short_id})")
+    result.codecs = {c.name: CodecTotals() for c in codecs}
+    for name, image in images:
+        row: dict = {"name": name, "subpixels": image.size, "model_bits": model_code_length(image, model)}
+        for codec in codecs:
+            start = time.perf_counter()
+            data = codec.encode(image)
+            middle = time.perf_counter()
+            decoded = codec.decode(data)
+            end = time.perf_counter()
+            if not np.array_equal(decoded, image):
+                raise FlowzipError(f"{codec.name} did not decode {name} exactly")
+            totals = result.codecs[codec.name]
+            totals.bits += 8 * len(data)
+            totals.encode_s += middle - start
+            totals.decode_s += end - middle
+            row[codec.name] = 8 * len(data)
+        result.images += 1
+        result.subpixels += image.size
+        result.model_bits += row["model_bits"]
+        result.per_image.append(row)
+        if progress:
+            progress(result)
+    return result
