@@ -527,6 +527,10 @@ def bench_cmd(
 @click.option("--threads", default=0, help="CPU threads (0: PyTorch's default).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--init", help="Start from this model's weights (a name or .fzm file; same architecture).")
+@click.option("--optimizer", type=click.Choice(["adam", "adamax"]), default="adam", show_default=True)
+@click.option(
+    "--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (under torchrun: cuda = one GPU each)."
+)
 def train_cmd(
     data: tuple[str, ...],
     out: Path,
@@ -548,11 +552,17 @@ def train_cmd(
     threads: int,
     seed: int,
     init: str | None,
+    optimizer: str,
+    device: str,
 ) -> None:
     """Train a model on DATA: folders of images or .npy uint8 arrays (N, H, W, 3).
 
     Writes OUT/checkpoint.pt, OUT/log.jsonl and OUT/NAME.fzm (the shippable EMA model); run the same command
-    again to resume.
+    again to resume. For several processes (CPU: gloo; GPUs: NCCL, one per process), launch it with torchrun:
+
+    \b
+    torchrun --nproc_per_node 2 -m flowzip train DATA --out runs/x --batch 16
+    (each process trains on --batch crops of every step: the global batch is 2 x 16)
     """
     from flowzip.model import FlowConfig
     from flowzip.train import TrainConfig, train
@@ -574,6 +584,8 @@ def train_cmd(
         seed=seed,
         threads=threads,
         init=init,
+        optimizer=optimizer,
+        device=device,
     )
     _exit_on_error(lambda: click.echo(f"model written to {train(cfg, stop_at_step, time_limit)}"))
 

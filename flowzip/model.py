@@ -123,6 +123,10 @@ class IntegerFlow(nn.Module):
             z = level.inverse(z, decode)
         return z + PIXEL_OFFSET
 
+    def forward(self, x: Tensor) -> Tensor:
+        """The training objective: ``code_length_bits`` (a module call, so data-parallel wrappers work)."""
+        return self.code_length_bits(x)
+
     def code_length_bits(self, x: Tensor) -> Tensor:
         """Model code length of each image in bits, shape (N,): ``-log2 P(latents)`` as the coder pays it."""
         total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)

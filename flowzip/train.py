@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from flowzip.errors import FlowzipError
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 from flowzip.model import FlowConfig, IntegerFlow
 from flowzip.zoo import MODEL_SUFFIX, load_model, save_model
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamax": torch.optim.Adamax}
 
 
 @dataclass
@@ -47,6 +50,8 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0
     init: str | None = None  # a model (name or .fzm path) whose weights start a new run
+    optimizer: str = "adam"  # or "adamax"
+    device: str = "cpu"  # or "cuda", "cuda:N"
 
 
 def load_images(paths: list[str]) -> list[np.ndarray]:
@@ -82,9 +87,9 @@ def random_crops(images: list[np.ndarray], count: int, size: int, rng: np.random
     return torch.from_numpy(out).permute(0, 3, 1, 2).float()
 
 
-def bits_per_dim(flow: IntegerFlow, x: torch.Tensor) -> torch.Tensor:
-    """Mean code length of the batch in bits per subpixel."""
-    return flow.code_length_bits(x).sum() / x.numel()
+def bits_per_dim(flow: IntegerFlow | torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Mean code length of the batch in bits per subpixel (``flow`` may be wrapped for data parallelism)."""
+    return flow(x).sum() / x.numel()
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -106,9 +111,32 @@ def split_held_out(images: list[np.ndarray], fraction: float, seed: int) -> tupl
 def evaluate(flow: IntegerFlow, crops: torch.Tensor, batch: int = 64) -> float:
     """Bits per subpixel of fixed crops (float32, as in training)."""
     flow.eval()
-    bits = sum(flow.code_length_bits(crops[i : i + batch]).sum().item() for i in range(0, len(crops), batch))
+    bits = sum(flow(crops[i : i + batch]).sum().item() for i in range(0, len(crops), batch))
     flow.train()
     return bits / crops.numel()
+
+
+def _distributed(device: torch.device) -> tuple[int, int]:
+    """(rank, world size): from torchrun's environment, with the process group started; (0, 1) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), world
+
+
+def _device(cfg: TrainConfig) -> torch.device:
+    if cfg.device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise FlowzipError(f"--device {cfg.device}: no CUDA device is available")
+        if cfg.device == "cuda" and "LOCAL_RANK" in os.environ:  # one GPU per torchrun process
+            return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    elif cfg.device != "cpu":
+        raise FlowzipError(f"unknown device {cfg.device!r}: use cpu, cuda or cuda:N")
+    return torch.device(cfg.device)
 
 
 def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float | None = None) -> Path:
@@ -116,10 +144,18 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
 
     ``cfg.steps`` is the length of the whole schedule; ``stop_at_step`` and ``time_limit`` (seconds) end this
     run early, with a checkpoint, so that a later run resumes where it stopped.
+
+    Under ``torchrun`` (several processes) the model is wrapped in DistributedDataParallel: every process
+    draws the same global batch of ``world * cfg.batch`` crops from the same random stream and trains on its
+    own slice, so a run is the same whatever the number of processes, up to the order of float sums, and
+    resumes from one random state. Only the first process writes the log, checkpoints and model file.
     """
+    device = _device(cfg)
+    rank, world = _distributed(device)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -134,19 +170,29 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
         if start_weights.config != cfg.flow:
             raise FlowzipError(f"--init {cfg.init}: its architecture {start_weights.config} differs from {cfg.flow}")
         flow.load_state_dict(start_weights.state_dict())
+    flow.to(device)
     ema = copy.deepcopy(flow).requires_grad_(False)
-    opt = torch.optim.Adam(flow.parameters(), lr=cfg.lr)
+    opt = OPTIMIZERS[cfg.optimizer](flow.parameters(), lr=cfg.lr)
     step = 0
     if ckpt_path.exists():
-        ck = torch.load(ckpt_path, weights_only=True)
+        ck = torch.load(ckpt_path, weights_only=True, map_location=device)
+        if ck.get("optimizer_name", "adam") != cfg.optimizer:
+            raise FlowzipError(f"{ckpt_path} was trained with {ck.get('optimizer_name', 'adam')}, not {cfg.optimizer}")
         flow.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["optimizer"])
         step = ck["step"]
         rng.bit_generator.state = json.loads(ck["numpy_rng"])
         torch.set_rng_state(ck["torch_rng"])
-        print(f"resumed {ckpt_path} at step {step}")
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+        if rank == 0:
+            print(f"resumed {ckpt_path} at step {step}")
+    model = flow
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(flow, device_ids=[device.index] if device.type == "cuda" else None)
+    if rank == 0:
+        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
 
     def checkpoint() -> None:
         tmp = ckpt_path.with_suffix(".tmp")
@@ -155,6 +201,7 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
                 "model": flow.state_dict(),
                 "ema": ema.state_dict(),
                 "optimizer": opt.state_dict(),
+                "optimizer_name": cfg.optimizer,
                 "step": step,
                 "numpy_rng": json.dumps(rng.bit_generator.state),
                 "torch_rng": torch.get_rng_state(),
@@ -164,15 +211,16 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
         tmp.replace(ckpt_path)
         save_model(out / f"{cfg.name}{MODEL_SUFFIX}", ema, cfg.name, {"step": step, "train": asdict(cfg)})
 
-    log = (out / "log.jsonl").open("a")
-    bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, dynamic_ncols=True)
+    log = (out / "log.jsonl").open("a") if rank == 0 else None
+    bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, dynamic_ncols=True, disable=rank != 0 or None)
     start, running = time.time(), None
     flow.train()
     stop = min(cfg.steps, stop_at_step or cfg.steps)
     while step < stop:
         for g in opt.param_groups:
             g["lr"] = learning_rate(cfg, step)
-        loss = bits_per_dim(flow, random_crops(train_images, cfg.batch, cfg.crop, rng))
+        batch = random_crops(train_images, world * cfg.batch, cfg.crop, rng)[rank::world].to(device)
+        loss = bits_per_dim(model, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(flow.parameters(), cfg.clip)
@@ -184,19 +232,30 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         bar.update(1)
         bar.set_postfix(bpd=f"{running:.3f}")
-        out_of_time = time_limit is not None and time.time() - start > time_limit
-        if step % cfg.val_every == 0 or step == stop or out_of_time:
-            val = evaluate(ema, val_crops)
-            log.write(
-                json.dumps(
-                    {"step": step, "train_bpd": running, "val_bpd": val, "seconds": round(time.time() - start, 1)}
-                )
-                + "\n"
-            )
+        out_of_time = _agree(time_limit is not None and time.time() - start > time_limit, world)
+        if rank == 0 and (step % cfg.val_every == 0 or step == stop or out_of_time):
+            val = evaluate(ema, val_crops.to(device))
+            record = {"step": step, "train_bpd": running, "val_bpd": val, "seconds": round(time.time() - start, 1)}
+            log.write(json.dumps(record) + "\n")
             log.flush()
             bar.write(f"step {step}: train {running:.4f} bpd, held-out (EMA) {val:.4f} bpd")
             checkpoint()
         if out_of_time:
             break
     bar.close()
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()  # the model file is complete before any process returns its path
     return out / f"{cfg.name}{MODEL_SUFFIX}"
+
+
+def _agree(flag: bool, world: int) -> bool:
+    """The first process's decision, for all processes (they must stop at the same step)."""
+    if world == 1:
+        return flag
+    import torch.distributed as dist
+
+    decision = torch.tensor([int(flag)])
+    dist.broadcast(decision, 0)
+    return bool(decision.item())
