@@ -18,7 +18,9 @@ Grids and bounds (the argument is written out in ``docs/exactness.md``):
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import numba
 import numpy as np
@@ -71,6 +73,25 @@ _SCALE_TABLE = torch.tensor(
 )
 
 
+_fixed_point = True  # False only inside float_twin()
+
+
+@contextlib.contextmanager
+def float_twin() -> Iterator[None]:
+    """Inside this block the networks compute in plain floating point: no grids, no scale table.
+
+    It exists only to measure what the fixed-point design costs (``benchmarks/float_twin.py``). Latents are
+    still rounded to integers, so the flow stays a bijection on integers, and the bounds (clamps) stay; but
+    nothing computed here is reproducible across machines, so no file is ever coded this way. Not thread-safe.
+    """
+    global _fixed_point
+    _fixed_point = False
+    try:
+        yield
+    finally:
+        _fixed_point = True
+
+
 class _RoundToGrid(torch.autograd.Function):
     """``floor(x * s + 1/2) / s`` with a straight-through (identity) gradient."""
 
@@ -88,6 +109,8 @@ def to_grid(x: Tensor, frac_bits: int) -> Tensor:
 
     In training the gradient passes straight through.
     """
+    if frac_bits > 0 and not _fixed_point:
+        return x
     scale = float(2**frac_bits)
     if x.requires_grad:
         return _RoundToGrid.apply(x, scale)
@@ -175,6 +198,9 @@ def scale_from_index(raw: Tensor) -> tuple[Tensor, Tensor]:
     decoder pass bit-identical parameters to the coder. In training the value is the same table entry and the
     gradient is that of ``2**(raw/16)``.
     """
+    if not _fixed_point:
+        index = torch.clamp(raw + 16 * INITIAL_LOG2_SCALE, SCALE_INDEX_MIN, SCALE_INDEX_MAX)
+        return index, torch.exp2(index / 16.0)
     index = torch.clamp(round_half_up(raw) + 16 * INITIAL_LOG2_SCALE, SCALE_INDEX_MIN, SCALE_INDEX_MAX)
     table = _SCALE_TABLE.to(device=raw.device, dtype=raw.dtype)
     exact = table[(index.detach() - SCALE_INDEX_MIN).long()]
