@@ -12,8 +12,10 @@ from torch import Tensor, nn
 from flowzip.exact import (
     MASKED_BITS,
     FixedPointConv2d,
+    Padded,
     activation,
     fixed_point_weight,
+    is_coding,
     latent_to_activation,
     masked_conv_mask,
     masked_lifting_inverse,
@@ -97,10 +99,14 @@ class ResidualConvNet(nn.Module):
         self.out = FixedPointConv2d(hidden, out_channels, zero_init=True)
 
     def forward(self, z: Tensor) -> Tensor:
-        h = activation(self.inp(latent_to_activation(z)))
+        # while coding, the activations stay in the exact convolutions' layout from the first conv to the last
+        layout = Padded(z.shape[0], z.shape[2], z.shape[3]) if is_coding(z) else None
+        h = latent_to_activation(z)
+        h = activation(self.inp(layout.enter(h) if layout else h, layout))
         for conv1, conv2 in self.blocks:
-            h = requantize(h + conv2(activation(conv1(h))))
-        return self.out(h) * OUTPUT_SCALE
+            h = requantize(h + conv2(activation(conv1(h, layout)), layout))
+        out = self.out(h, layout)
+        return (layout.leave(out) if layout else out) * OUTPUT_SCALE
 
 
 class IntegerAdditiveCoupling(nn.Module):
