@@ -2,7 +2,8 @@
 
 Every image is coded as a complete file and decoded again, and every pixel is compared; a codec that does
 not give the image back exactly stops the run. Totals are total bits over total subpixels, so large images
-weigh more than small ones, as they do on a disk.
+weigh more than small ones, as they do on a disk. flowzip and JPEG XL may use every core; PNG, WebP and
+JPEG-LS run on one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from flowzip.codec import compress, decompress, model_code_length
+from flowzip.codec import available_cores, compress, decompress, model_code_length
 from flowzip.errors import FlowzipError
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 from flowzip.zoo import Model
@@ -49,10 +50,11 @@ def _imagecodecs(kind: str, effort: int = 7) -> Codec:
         ) from None
     if kind == "jpegls":
         return Codec("JPEG-LS (CharLS)", imagecodecs.jpegls_encode, imagecodecs.jpegls_decode)
+    threads = available_cores()
     return Codec(
         f"JPEG XL lossless e{effort}",
-        lambda a: imagecodecs.jpegxl_encode(a, lossless=True, effort=effort),
-        imagecodecs.jpegxl_decode,
+        lambda a: imagecodecs.jpegxl_encode(a, lossless=True, effort=effort, numthreads=threads),
+        lambda data: imagecodecs.jpegxl_decode(data, numthreads=threads),
     )
 
 
@@ -72,11 +74,11 @@ def classical_codec(name: str) -> Codec:
 
 
 def flowzip_codec(model: Model) -> Codec:
-    """flowzip itself, one tile-thread per image (images are measured one after another)."""
+    """flowzip itself, as the command line runs it (tiles on all cores)."""
     return Codec(
         f"flowzip ({model.name}, {model.short_id})",
-        lambda a: compress(a, model=model, jobs=1),
-        lambda data: decompress(data, model=model, jobs=1),
+        lambda a: compress(a, model=model),
+        lambda data: decompress(data, model=model),
     )
 
 
