@@ -34,11 +34,13 @@ def _rate_overhead(crop: np.ndarray) -> float:
     return 8 * len(encode_tile(model, crop)) / model_bits - 1
 
 
-def test_default_model_is_shipped_with_a_card() -> None:
+@pytest.mark.parametrize("name", flowzip.shipped_model_names())
+def test_every_shipped_model_has_a_card(name: str) -> None:
     assert DEFAULT_MODEL in flowzip.shipped_model_names()
     card = (ROOT / "models" / "README.md").read_text()
-    assert f"## {DEFAULT_MODEL}" in card and load_model(DEFAULT_MODEL).short_id in card
-    assert (ROOT / "models" / f"{DEFAULT_MODEL}.fzm").stat().st_size < 20 * 2**20
+    section = card.split(f"\n## {name}\n")[1].split("\n## ")[0]
+    assert f"**Model id:** `{load_model(name).short_id}`" in section
+    assert (ROOT / "models" / f"{name}.fzm").stat().st_size < 20 * 2**20
 
 
 def test_payload_matches_likelihood_on_the_sample() -> None:

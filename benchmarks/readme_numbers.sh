@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every number in the README's results, from scratch: prepares the data sets, then runs each measurement.
+#
+#     bash benchmarks/readme_numbers.sh [OUT]      (default OUT: runs/results; about 40 minutes on 2 cores)
+#
+# Needs ../shared/data and the optional imagecodecs package (pip install -e '.[jxl]'). Each table is written to
+# OUT/*.md as printed, with every per-image number in OUT/*.json. Nothing else should run meanwhile: the speed
+# table is timing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-runs/results}"
+mkdir -p "$out"
+data=../shared/data
+
+python benchmarks/cifar10.py --out runs/cifar10                        # CIFAR-10 test set as .npy
+python benchmarks/crops.py "$data/dev/cbsd68" --size 32 --per-image 16 --out runs/cbsd68-crops32.npy
+
+flowzip bench "$data/dev/cbsd68" --compare png,webp,jpegls,jxl,jxl-e9 --json "$out/cbsd68.json" -f | tee "$out/cbsd68.md"
+flowzip bench runs/cbsd68-crops32.npy --compare png,webp,jpegls,jxl --json "$out/cbsd68-crops32.json" -f \
+    | tee "$out/cbsd68-crops32.md"
+flowzip bench runs/cifar10/test.npy --model cifar10 --compare png,webp,jxl --json "$out/cifar10.json" -f \
+    | tee "$out/cifar10.md"
+python benchmarks/rate.py | tee "$out/rate.md"
+python benchmarks/speed.py | tee "$out/speed.md"
