@@ -515,6 +515,10 @@ def bench_cmd(
 @click.option("--hidden", default=48, show_default=True, help="Channels of the coupling networks.")
 @click.option("--prior-hidden", default=48, show_default=True, help="Channels of the prior networks.")
 @click.option("--blocks", default=1, show_default=True, help="Residual blocks per network.")
+@click.option(
+    "--prior-chunks", default=1, show_default=True, help="Channel chunks per prior, each conditioned on those before."
+)
+@click.option("--chunk-hidden", default=24, show_default=True, help="Channels of the chunk-conditioning networks.")
 @click.option("--family", type=click.Choice(["gaussian", "laplace"]), default="gaussian", show_default=True)
 @click.option("--crop", default=64, show_default=True)
 @click.option("--batch", default=16, show_default=True)
@@ -526,7 +530,10 @@ def bench_cmd(
 @click.option("--time-limit", type=float, help="End this run after this many seconds (resume later).")
 @click.option("--threads", default=0, help="CPU threads (0: PyTorch's default).")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--init", help="Start from this model's weights (a name or .fzm file; same architecture).")
+@click.option(
+    "--init",
+    help="Start from this model's weights (a name or .fzm file; same architecture, or more --prior-chunks).",
+)
 @click.option("--optimizer", type=click.Choice(["adam", "adamax"]), default="adam", show_default=True)
 @click.option(
     "--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (under torchrun: cuda = one GPU each)."
@@ -540,6 +547,8 @@ def train_cmd(
     hidden: int,
     prior_hidden: int,
     blocks: int,
+    prior_chunks: int,
+    chunk_hidden: int,
     family: str,
     crop: int,
     batch: int,
@@ -568,7 +577,14 @@ def train_cmd(
     from flowzip.train import TrainConfig, train
 
     flow = FlowConfig(
-        levels=levels, steps=flow_steps, hidden=hidden, blocks=blocks, prior_hidden=prior_hidden, family=family
+        levels=levels,
+        steps=flow_steps,
+        hidden=hidden,
+        blocks=blocks,
+        prior_hidden=prior_hidden,
+        family=family,
+        prior_chunks=prior_chunks,
+        chunk_hidden=chunk_hidden,
     )
     cfg = TrainConfig(
         data=list(data),

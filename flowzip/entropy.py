@@ -21,7 +21,7 @@ from torch import Tensor
 
 from flowzip.errors import FlowzipError
 from flowzip.exact import round_half_up
-from flowzip.model import LatentGroup
+from flowzip.priors import LatentGroup
 
 SYMBOL_RANGE = 1023
 ESCAPE_DIGIT_BITS = 20  # two digits: excesses below 2**40, far beyond |z - R(mean)| <= 2 * LATENT_LIMIT

@@ -1,14 +1,14 @@
 """The multi-scale integer flow: image -> latents with their coder parameters, and back.
 
 Level l: squeeze 2x2 -> ``steps`` x (emerging conv, coupling) -> factor out half of the channels, whose prior
-is conditioned on the half that goes on. The half left after the last level gets the top prior. Encoding
+is conditioned on the half that goes on. The half left after the last level gets the top prior. Each prior
+may code its latents in channel chunks, each conditioned also on the chunks before it (``prior_chunks``). Encoding
 runs the flow forward and returns every latent group with its (mean, scale); decoding asks for the groups in
 the mirrored order, because each factor-out prior needs the latents decoded before it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from flowzip.exact import MAX_CONV_CHANNELS, MAX_MASKED_CHANNELS
 from flowzip.layers import FlowStep, Squeeze
-from flowzip.priors import FAMILIES, FactorOutPrior, TopPrior, code_length_bits
+from flowzip.priors import FAMILIES, FactorOutPrior, GroupDecoder, LatentGroup, TopPrior, code_length_bits
 
 PIXEL_OFFSET = 128  # uint8 pixels are centred to [-128, 127] before the flow
 
@@ -32,35 +32,27 @@ class FlowConfig:
     prior_hidden: int = 48
     family: str = "gaussian"
     channels: int = 3
+    prior_chunks: int = 1  # each prior codes its latents in this many channel chunks, each seeing those before
+    chunk_hidden: int = 24  # channels of the networks that condition a chunk on those before it
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"unknown prior family {self.family!r}; choose from {FAMILIES}")
-        if min(self.levels, self.steps, self.hidden, self.prior_hidden, self.channels) < 1 or self.blocks < 0:
+        if (
+            min(self.levels, self.steps, self.hidden, self.prior_hidden, self.channels, self.prior_chunks) < 1
+            or self.blocks < 0
+        ):
             raise ValueError(f"invalid flow configuration {asdict(self)}")
         # the exactness bounds of flowzip.exact hold up to these sizes
         if self.channels * 4**self.levels // 2 ** (self.levels - 1) > MAX_MASKED_CHANNELS:
             raise ValueError(f"{self.levels} levels give more than {MAX_MASKED_CHANNELS} channels")
-        if max(self.hidden, self.prior_hidden) > MAX_CONV_CHANNELS:
+        if max(self.hidden, self.prior_hidden, self.chunk_hidden) > MAX_CONV_CHANNELS:
             raise ValueError(f"networks are limited to {MAX_CONV_CHANNELS} channels")
 
     @property
     def stride(self) -> int:
         """Image sides must be multiples of this (the codec pads to it)."""
         return 2**self.levels
-
-
-@dataclass
-class LatentGroup:
-    """Integer latents and the coder parameters (mean, scale) of each, all of one shape."""
-
-    symbols: Tensor
-    mean: Tensor
-    scale: Tensor
-
-
-# Decoding calls this with a group's (mean, scale) and gets the group's integer latents back.
-GroupDecoder = Callable[[Tensor, Tensor], Tensor]
 
 
 class FlowLevel(nn.Module):
@@ -72,17 +64,24 @@ class FlowLevel(nn.Module):
         self.keep = channels // 2
         self.squeeze = Squeeze()
         self.steps = nn.ModuleList(FlowStep(channels, config.hidden, config.blocks) for _ in range(config.steps))
-        self.prior = FactorOutPrior(self.keep, channels - self.keep, config.prior_hidden, config.blocks)
+        self.prior = FactorOutPrior(
+            self.keep,
+            channels - self.keep,
+            config.prior_hidden,
+            config.blocks,
+            config.prior_chunks,
+            config.chunk_hidden,
+        )
 
-    def forward(self, x: Tensor) -> tuple[Tensor, LatentGroup]:
+    def forward(self, x: Tensor) -> tuple[Tensor, list[LatentGroup]]:
         z = self.squeeze(x)
         for step in self.steps:
             z = step(z)
         z_keep, z_out = z[:, : self.keep], z[:, self.keep :]
-        return z_keep, LatentGroup(z_out, *self.prior(z_keep))
+        return z_keep, self.prior.groups(z_keep, z_out)
 
     def inverse(self, z_keep: Tensor, decode: GroupDecoder) -> Tensor:
-        z_out = decode(*self.prior(z_keep))
+        z_out = self.prior.decode(z_keep, decode)
         z = torch.cat([z_keep, z_out], dim=1)
         for step in reversed(self.steps):
             z = step.inverse(z)
@@ -102,26 +101,40 @@ class IntegerFlow(nn.Module):
             self.levels.append(level)
             channels = level.keep
         self.top_channels = channels
-        self.top = TopPrior(channels)
+        self.top = TopPrior(channels, config.prior_chunks, config.chunk_hidden, config.blocks)
 
     def latent_groups(self, x: Tensor) -> list[LatentGroup]:
         """Run the flow on integer pixels; return the latent groups in decoding order (top first)."""
-        groups = []
+        per_level = []
         z = x - PIXEL_OFFSET
         for level in self.levels:
-            z, group = level(z)
-            groups.append(group)
-        groups.append(LatentGroup(z, *self.top(z.shape, z.dtype)))
-        return groups[::-1]
+            z, groups = level(z)
+            per_level.append(groups)
+        per_level.append(self.top.groups(z))
+        return [g for groups in reversed(per_level) for g in groups]
 
     def decode(self, shape: tuple[int, int, int, int], decode: GroupDecoder, dtype: torch.dtype) -> Tensor:
         """Rebuild integer pixels of ``shape`` (N, C, H, W), decoding each latent group when it is needed."""
         n, _, h, w = shape
         stride = self.config.stride
-        z = decode(*self.top((n, self.top_channels, h // stride, w // stride), dtype))
+        z = self.top.decode(torch.Size((n, self.top_channels, h // stride, w // stride)), dtype, decode)
         for level in reversed(self.levels):
             z = level.inverse(z, decode)
         return z + PIXEL_OFFSET
+
+    def start_from(self, other: IntegerFlow) -> None:
+        """Copy the weights of ``other``: the same architecture, or the same with one-chunk priors.
+
+        The chunk networks ``other`` lacks keep their zero-effect initialisation, so this flow starts with
+        exactly the code lengths of ``other`` and training can only add context to its priors.
+        """
+        mine, theirs = asdict(self.config), asdict(other.config)
+        if other.config.prior_chunks == 1:  # its chunk settings are unused
+            theirs["prior_chunks"], theirs["chunk_hidden"] = mine["prior_chunks"], mine["chunk_hidden"]
+        if mine != theirs:
+            raise ValueError(f"cannot start {self.config} from {other.config}")
+        missing, _ = self.load_state_dict(other.state_dict(), strict=False)
+        assert all(".chunks.nets." in k for k in missing), missing
 
     def forward(self, x: Tensor) -> Tensor:
         """The training objective: ``code_length_bits`` (a module call, so data-parallel wrappers work)."""

@@ -11,7 +11,10 @@ same (mean, scale) that the coder receives, capped at the coder's 24-bit floor.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -57,25 +60,91 @@ def code_length_bits(z: Tensor, mean: Tensor, scale: Tensor, family: str) -> Ten
     return bits + (bits.clamp(max=MAX_SYMBOL_BITS) - bits).detach()
 
 
+@dataclass
+class LatentGroup:
+    """Integer latents and the coder parameters (mean, scale) of each, all of one shape."""
+
+    symbols: Tensor
+    mean: Tensor
+    scale: Tensor
+
+
+# Decoding calls this with a group's (mean, scale) and gets the group's integer latents back.
+GroupDecoder = Callable[[Tensor, Tensor], Tensor]
+
+
+class ChannelChunks(nn.Module):
+    """Codes a latent tensor in channel chunks, each chunk's prior conditioned on the chunks before it.
+
+    A base network (the caller's) gives raw coder parameters for all channels from a condition (the kept
+    latents, or nothing at the top). Chunk ``k >= 1`` adds a correction from a network that also sees chunks
+    ``0..k-1``, so the decoder must decode the chunks in order. The corrections start at zero: a model grown
+    from one with a single chunk starts with exactly its code lengths.
+    """
+
+    def __init__(self, cond_channels: int, channels: int, chunks: int, hidden: int, blocks: int):
+        super().__init__()
+        self.channels = channels
+        bounds = [round(k * channels / chunks) for k in range(chunks + 1)]
+        self.slices = [slice(a, b) for a, b in itertools.pairwise(bounds)]
+        self.nets = nn.ModuleList(
+            ResidualConvNet(cond_channels + s.start, 2 * (s.stop - s.start), hidden, blocks) for s in self.slices[1:]
+        )
+
+    def _params(self, raw: Tensor, k: int, cond: Tensor | None, before: Tensor | None) -> tuple[Tensor, Tensor]:
+        s, c = self.slices[k], self.channels
+        r = torch.cat([raw[:, s], raw[:, c + s.start : c + s.stop]], dim=1)
+        if k:
+            r = r + self.nets[k - 1](before if cond is None else torch.cat([cond, before], dim=1))
+        return coder_params(r)
+
+    def groups(self, raw: Tensor, cond: Tensor | None, z: Tensor) -> list[LatentGroup]:
+        """The chunks of ``z`` with their coder parameters, in decoding order."""
+        return [LatentGroup(z[:, s], *self._params(raw, k, cond, z[:, : s.start])) for k, s in enumerate(self.slices)]
+
+    def decode(self, raw: Tensor, cond: Tensor | None, decode: GroupDecoder) -> Tensor:
+        """Decode the chunks in order and return them joined: the inverse of ``groups``."""
+        z = decode(*self._params(raw, 0, cond, None))
+        for k in range(1, len(self.slices)):
+            z = torch.cat([z, decode(*self._params(raw, k, cond, z))], dim=1)
+        return z
+
+
 class FactorOutPrior(nn.Module):
     """p(z_out | z_keep): a conv net on the kept latents gives each factored-out latent its mean and scale."""
 
-    def __init__(self, keep_channels: int, out_channels: int, hidden: int, blocks: int):
+    def __init__(
+        self, keep_channels: int, out_channels: int, hidden: int, blocks: int, chunks: int = 1, chunk_hidden: int = 0
+    ):
         super().__init__()
         self.net = ResidualConvNet(keep_channels, 2 * out_channels, hidden, blocks)
+        self.chunks = ChannelChunks(keep_channels, out_channels, chunks, chunk_hidden, blocks)
 
-    def forward(self, z_keep: Tensor) -> tuple[Tensor, Tensor]:
-        return coder_params(self.net(z_keep))
+    def groups(self, z_keep: Tensor, z_out: Tensor) -> list[LatentGroup]:
+        """The factored-out latents with their coder parameters, in decoding order."""
+        return self.chunks.groups(self.net(z_keep), z_keep, z_out)
+
+    def decode(self, z_keep: Tensor, decode: GroupDecoder) -> Tensor:
+        """Decode the factored-out latents given the kept ones."""
+        return self.chunks.decode(self.net(z_keep), z_keep, decode)
 
 
 class TopPrior(nn.Module):
     """p(z_top): a learned mean and scale per channel for the latents left at the coarsest level."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, chunks: int = 1, chunk_hidden: int = 0, blocks: int = 0):
         super().__init__()
         self.raw = nn.Parameter(torch.zeros(1, 2 * channels, 1, 1))
+        self.chunks = ChannelChunks(0, channels, chunks, chunk_hidden, blocks)
 
-    def forward(self, shape: torch.Size, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    def _raw(self, shape: torch.Size, dtype: torch.dtype) -> Tensor:
         n, _, h, w = shape
-        mean, scale = coder_params(self.raw.to(dtype) * OUTPUT_SCALE)
-        return mean.expand(n, -1, h, w), scale.expand(n, -1, h, w)
+        return (self.raw.to(dtype) * OUTPUT_SCALE).expand(n, -1, h, w)
+
+    def groups(self, z: Tensor) -> list[LatentGroup]:
+        """The top latents with their coder parameters, in decoding order."""
+        return self.chunks.groups(self._raw(z.shape, z.dtype), None, z)
+
+    def decode(self, shape: torch.Size, dtype: torch.dtype, decode: GroupDecoder) -> Tensor:
+        """Decode top latents of ``shape``."""
+        return self.chunks.decode(self._raw(shape, dtype), None, decode)

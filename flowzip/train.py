@@ -49,7 +49,7 @@ class TrainConfig:
     val_crops: int = 128
     seed: int = 0
     threads: int = 0
-    init: str | None = None  # a model (name or .fzm path) whose weights start a new run
+    init: str | None = None  # a model (name or .fzm path) whose weights start a new run (see start_from)
     optimizer: str = "adam"  # or "adamax"
     device: str = "cpu"  # or "cuda", "cuda:N"
 
@@ -166,10 +166,10 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
 
     flow = IntegerFlow(cfg.flow)
     if cfg.init and not ckpt_path.exists():
-        start_weights = load_model(cfg.init).flow
-        if start_weights.config != cfg.flow:
-            raise FlowzipError(f"--init {cfg.init}: its architecture {start_weights.config} differs from {cfg.flow}")
-        flow.load_state_dict(start_weights.state_dict())
+        try:
+            flow.start_from(load_model(cfg.init).flow)
+        except ValueError as e:
+            raise FlowzipError(f"--init {cfg.init}: {e}") from None
     flow.to(device)
     ema = copy.deepcopy(flow).requires_grad_(False)
     opt = OPTIMIZERS[cfg.optimizer](flow.parameters(), lr=cfg.lr)

@@ -60,11 +60,13 @@ def test_masked_conv_is_autoregressive() -> None:
     assert changed and all((i, j) >= (3, 3) for i, j in changed)
 
 
-def test_flow_decode_inverts_encode() -> None:
-    flow = random_flow(FlowConfig(levels=2, steps=2, hidden=8, prior_hidden=8))
+@pytest.mark.parametrize("chunks", [1, 2, 3])
+def test_flow_decode_inverts_encode(chunks: int) -> None:
+    flow = random_flow(FlowConfig(levels=2, steps=2, hidden=8, prior_hidden=8, prior_chunks=chunks))
     x = _int_tensor(2, 3, 16, 24, low=0, high=256)
     with torch.no_grad():
         groups = iter(flow.latent_groups(x))
+        assert len(flow.latent_groups(x)) == 3 * chunks  # two factored-out groups and the top, each in chunks
 
         def decode(mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
             g = next(groups)

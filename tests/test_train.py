@@ -16,11 +16,11 @@ import torch
 
 import flowzip
 from flowzip.errors import FlowzipError
-from flowzip.model import FlowConfig
+from flowzip.model import FlowConfig, IntegerFlow
 from flowzip.train import TrainConfig, train
 from flowzip.zoo import load_model_file
 
-from conftest import make_image
+from conftest import make_image, random_flow
 
 SMALL = FlowConfig(levels=2, steps=1, hidden=8, prior_hidden=8)
 
@@ -70,10 +70,29 @@ def test_init_starts_from_a_model_and_adamax_is_available(data: Path, tmp_path: 
     first = train(_config(data, tmp_path / "first"))
     second = train(_config(data, tmp_path / "second", init=str(first), optimizer="adamax", steps=1, val_every=1))
     assert load_model_file(second).weights_hash != load_model_file(first).weights_hash
-    with pytest.raises(FlowzipError, match="differs from"):
+    with pytest.raises(FlowzipError, match="cannot start"):
         train(_config(data, tmp_path / "third", init=str(first), flow=replace(SMALL, hidden=12)))
     with pytest.raises(FlowzipError, match="trained with adamax, not adam"):
         train(_config(data, tmp_path / "second", steps=2))
+
+
+def test_a_model_grown_to_chunked_priors_starts_where_it_was_and_trains(data: Path, tmp_path: Path) -> None:
+    small = random_flow(SMALL)
+    grown = IntegerFlow(replace(SMALL, prior_chunks=2)).eval()
+    grown.start_from(small)
+    x = torch.from_numpy(np.load(data)[:4]).permute(0, 3, 1, 2).double()
+    with torch.no_grad():
+        torch.testing.assert_close(grown.code_length_bits(x), small.code_length_bits(x), rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="cannot start"):
+        small.start_from(grown)  # weights cannot be dropped
+
+    first = train(_config(data, tmp_path / "first"))
+    second = train(_config(data, tmp_path / "grown", init=str(first), flow=replace(SMALL, prior_chunks=2)))
+    model = load_model_file(second)
+    grown_nets = [k for k, v in model.flow.state_dict().items() if ".chunks.nets." in k and v.abs().sum() > 0]
+    assert grown_nets, "training must move the new chunk networks"
+    image = make_image("photo", 20, 28, seed=98)
+    assert np.array_equal(flowzip.decompress(flowzip.compress(image, model=model), model=model), image)
 
 
 def _free_port() -> int:
