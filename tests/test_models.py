@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -94,3 +95,13 @@ def test_model_files_are_loaded_without_executing_code(tmp_path: Path) -> None:
         with pytest.raises(FlowzipError, match="not a flowzip model file"):
             load_model_file(path)
     assert not (tmp_path / "executed").exists()
+
+
+def test_files_written_with_an_earlier_default_model_still_decode() -> None:
+    """Retrained models get new ids; the models that wrote earlier files stay shipped, and are found by id."""
+    data = (ROOT / "tests" / "models" / "written-by-photo-c7c8e0d3.fzi").read_bytes()
+    pixels = flowzip.decompress(data)
+    assert pixels.shape == (48, 64, 3)
+    assert hashlib.sha256(pixels.tobytes()).hexdigest() == (
+        "15ec194bff261ce2e7d216336bdffb0eb22af42070406e54d48d79d5a5dae164"
+    )  # crop [40:88, 60:124] of examples/sample.png
