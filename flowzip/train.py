@@ -243,11 +243,14 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
         if out_of_time:
             break
     bar.close()
+    model_path = out / f"{cfg.name}{MODEL_SUFFIX}"
+    if rank == 0 and not model_path.exists():  # a finished checkpoint copied to a new run folder
+        save_model(model_path, ema, cfg.name, {"step": step, "train": asdict(cfg)})
     if world > 1:
         import torch.distributed as dist
 
         dist.barrier()  # the model file is complete before any process returns its path
-    return out / f"{cfg.name}{MODEL_SUFFIX}"
+    return model_path
 
 
 def _agree(flag: bool, world: int) -> bool:

@@ -65,6 +65,12 @@ def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
     )
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
 
+    # a finished checkpoint copied to a new folder exports its model on a rerun
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "checkpoint.pt").write_bytes((tmp_path / "straight" / "checkpoint.pt").read_bytes())
+    exported = train(_config(data, tmp_path / "copy"))
+    assert load_model_file(exported).weights_hash == load_model_file(tmp_path / "straight" / "m.fzm").weights_hash
+
 
 def test_init_starts_from_a_model_and_adamax_is_available(data: Path, tmp_path: Path) -> None:
     first = train(_config(data, tmp_path / "first"))
