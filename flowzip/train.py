@@ -178,7 +178,10 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
         ck = torch.load(ckpt_path, weights_only=True, map_location=device)
         if ck.get("optimizer_name", "adam") != cfg.optimizer:
             raise FlowzipError(f"{ckpt_path} was trained with {ck.get('optimizer_name', 'adam')}, not {cfg.optimizer}")
-        flow.load_state_dict(ck["model"])
+        try:
+            flow.load_state_dict(ck["model"])
+        except RuntimeError:
+            raise FlowzipError(f"{ckpt_path} holds another architecture than {cfg.flow}") from None
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["optimizer"])
         step = ck["step"]

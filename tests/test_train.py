@@ -80,6 +80,8 @@ def test_init_starts_from_a_model_and_adamax_is_available(data: Path, tmp_path: 
         train(_config(data, tmp_path / "third", init=str(first), flow=replace(SMALL, hidden=12)))
     with pytest.raises(FlowzipError, match="trained with adamax, not adam"):
         train(_config(data, tmp_path / "second", steps=2))
+    with pytest.raises(FlowzipError, match="holds another architecture"):
+        train(_config(data, tmp_path / "second", optimizer="adamax", flow=replace(SMALL, hidden=12)))
 
 
 def test_a_model_grown_to_chunked_priors_starts_where_it_was_and_trains(data: Path, tmp_path: Path) -> None:
