@@ -2,9 +2,9 @@
 
 Level l: squeeze 2x2 -> ``steps`` x (emerging conv, coupling) -> factor out half of the channels, whose prior
 is conditioned on the half that goes on. The half left after the last level gets the top prior. Each prior
-may code its latents in channel chunks, each conditioned also on the chunks before it (``prior_chunks``). Encoding
-runs the flow forward and returns every latent group with its (mean, scale); decoding asks for the groups in
-the mirrored order, because each factor-out prior needs the latents decoded before it.
+may code its latents in channel chunks, each conditioned also on the chunks before it (``prior_chunks``).
+Encoding runs the flow forward and returns every latent group with its (mean, scale); decoding asks for the
+groups in the mirrored order, because each prior needs the latents decoded before it.
 """
 
 from __future__ import annotations
@@ -39,7 +39,16 @@ class FlowConfig:
         if self.family not in FAMILIES:
             raise ValueError(f"unknown prior family {self.family!r}; choose from {FAMILIES}")
         if (
-            min(self.levels, self.steps, self.hidden, self.prior_hidden, self.channels, self.prior_chunks) < 1
+            min(
+                self.levels,
+                self.steps,
+                self.hidden,
+                self.prior_hidden,
+                self.channels,
+                self.prior_chunks,
+                self.chunk_hidden,
+            )
+            < 1
             or self.blocks < 0
         ):
             raise ValueError(f"invalid flow configuration {asdict(self)}")

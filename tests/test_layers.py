@@ -111,3 +111,12 @@ def test_masked_weights_are_fixed_point() -> None:
     layer = _randomise(IntegerMaskedConv(4, reverse=True))
     w = layer.fixed_point_weight() * 2**MASKED_BITS
     assert torch.equal(w, torch.round(w))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"levels": 0}, {"hidden": 0}, {"prior_chunks": 0}, {"chunk_hidden": 0}, {"family": "cauchy"}, {"hidden": 257}],
+)
+def test_invalid_flow_configurations_are_refused(change: dict) -> None:
+    with pytest.raises(ValueError):
+        FlowConfig(**change)
