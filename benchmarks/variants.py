@@ -5,9 +5,8 @@
 
 family: the default architecture with Gaussian or Laplace priors, each trained from scratch.
 chunks: the shipped ``photo-c7c8e0d3`` model (the one ``photo`` was grown from) trained further as it is
-(1 chunk per prior), or grown to priors that
-code their latents in 2 channel chunks, the second conditioned on the first by networks of ``--chunk-hidden``
-channels (``--init photo-c7c8e0d3``).
+(1 chunk per prior), or grown to priors that code their latents in 2 channel chunks, the second conditioned
+on the first by networks of ``--chunk-hidden`` channels (``--init photo-c7c8e0d3``).
 
 Every run uses the photo training folder, the same seed, 64x64 crops, batch 16, peak learning rate 1e-3 with
 300 warm-up steps, and a cosine schedule (40,000 steps from scratch, 12,000 from a model) cut at ``--steps``.

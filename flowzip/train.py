@@ -153,7 +153,7 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
     device = _device(cfg)
     rank, world = _distributed(device)
     out = Path(cfg.out)
-    ckpt_path = out / "checkpoint.pt"
+    ckpt_path, model_path = out / "checkpoint.pt", out / f"{cfg.name}{MODEL_SUFFIX}"
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
@@ -197,6 +197,9 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
     if rank == 0:
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
 
+    def export_model() -> None:
+        save_model(model_path, ema, cfg.name, {"step": step, "train": asdict(cfg)})
+
     def checkpoint() -> None:
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save(
@@ -212,7 +215,7 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
             tmp,
         )
         tmp.replace(ckpt_path)
-        save_model(out / f"{cfg.name}{MODEL_SUFFIX}", ema, cfg.name, {"step": step, "train": asdict(cfg)})
+        export_model()
 
     log = (out / "log.jsonl").open("a") if rank == 0 else None
     bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, dynamic_ncols=True, disable=rank != 0 or None)
@@ -246,9 +249,8 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
         if out_of_time:
             break
     bar.close()
-    model_path = out / f"{cfg.name}{MODEL_SUFFIX}"
     if rank == 0 and not model_path.exists():  # a finished checkpoint copied to a new run folder
-        save_model(model_path, ema, cfg.name, {"step": step, "train": asdict(cfg)})
+        export_model()
     if world > 1:
         import torch.distributed as dist
 
