@@ -1,17 +1,22 @@
-"""Architecture and prior choices, measured: train each variant for the same steps, compare held-out bpd.
+"""Architecture and prior choices, measured: train each variant on the same data and seed, compare bits.
 
     python benchmarks/variants.py family [--steps 2000] [--threads 1]
     python benchmarks/variants.py chunks [--steps 600] [--threads 1] [--chunk-hidden 24]
+    python benchmarks/variants.py design --minutes 40 [--only NAME] [--threads 1]
 
 family: the default architecture with Gaussian or Laplace priors, each trained from scratch.
 chunks: the shipped ``photo-c7c8e0d3`` model (the one ``photo`` was grown from) trained further as it is
 (1 chunk per prior), or grown to priors that code their latents in 2 channel chunks, the second conditioned
 on the first by networks of ``--chunk-hidden`` channels (``--init photo-c7c8e0d3``).
+design: candidate architectures for the photo model v2, each trained from scratch for the same CPU time
+(``--minutes`` on ``--threads``), against the shipped architecture trained the same way ("base"). Run two at a
+time with ``--only`` (one per core).
 
 Every run uses the photo training folder, the same seed, 64x64 crops, batch 16, peak learning rate 1e-3 with
-300 warm-up steps, and a cosine schedule (40,000 steps from scratch, 12,000 from a model) cut at ``--steps``.
-The score is bits per subpixel of the raw (not EMA) weights on 512 crops of the held-out training photos
-(5 %, chosen by the seed), with the training seconds per step of the run. Run folders go to
+300 warm-up steps, and a cosine schedule (40,000 steps from scratch, 12,000 from a model) cut at ``--steps``
+or ``--minutes``. family and chunks score the raw (not EMA) weights on 512 crops of the held-out training
+photos (5 %, chosen by the seed); design scores the raw and the EMA weights on those and on the dev set of
+``dev_crops``. Every row also gives the training seconds per step of its run. Run folders go to
 runs/variants-*; rerunning resumes them.
 """
 
@@ -25,17 +30,62 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from flowzip.images import IMAGE_SUFFIXES, open_image
 from flowzip.model import FlowConfig, IntegerFlow
 from flowzip.train import TrainConfig, evaluate, load_images, random_crops, split_held_out, train
 from flowzip.zoo import load_model
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "photos" / "train"
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+DATA = SHARED / "photos" / "train"
+DEV_FOLDERS = ("dev/cbsd68", "dev/set5", "dev/set14", "dev/waterloo")
+DEV_CROP = 256
+SYNTHETIC_COLOURS = 1 << 14  # waterloo's RGB images with fewer colours are synthetic (frymire, serrano)
+
+
+def dev_crops() -> list[torch.Tensor]:
+    """The photo dev set: central crops (up to 256x256, sides a multiple of 8) of every RGB image of CBSD68,
+    Set5 and Set14 and of waterloo's colour photos, each a tensor (1, 3, H, W)."""
+    crops = []
+    for folder in DEV_FOLDERS:
+        for path in sorted((SHARED / folder).iterdir()):
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            image = open_image(path)
+            if image.mode != "RGB" or (folder == "dev/waterloo" and image.getcolors(SYNTHETIC_COLOURS)):
+                continue
+            a = np.array(image)
+            h, w = (min(DEV_CROP, s) // 8 * 8 for s in a.shape[:2])
+            top, left = (a.shape[0] - h) // 2, (a.shape[1] - w) // 2
+            crop = np.ascontiguousarray(a[top : top + h, left : left + w])
+            crops.append(torch.from_numpy(crop).permute(2, 0, 1)[None].float())
+    return crops
+
+
+@torch.no_grad()
+def dev_bits(flow: IntegerFlow, crops: list[torch.Tensor]) -> float:
+    """Bits per subpixel of the whole dev set (total bits over total subpixels)."""
+    flow.eval()
+    bits = sum(flow(c).sum().item() for c in crops)
+    return bits / sum(c.numel() for c in crops)
+
+
+def design_variants() -> dict[str, FlowConfig]:
+    """The photo v2 candidates that differ from the shipped architecture in configuration only."""
+    base = FlowConfig(prior_chunks=2)
+    return {
+        "base": base,
+        "4 levels": dataclasses.replace(base, levels=4),
+        "wide 2 steps": dataclasses.replace(base, steps=2, hidden=96),
+        "2 blocks": dataclasses.replace(base, blocks=2),
+    }
 
 
 def variants(kind: str, chunk_hidden: int) -> dict[str, tuple[FlowConfig, str | None, int]]:
     """name -> (architecture, model to start from, schedule length)."""
     if kind == "family":
         return {family: (FlowConfig(family=family), None, 40_000) for family in ("gaussian", "laplace")}
+    if kind == "design":
+        return {name: (config, None, 40_000) for name, config in design_variants().items()}
     base = "photo-c7c8e0d3"
     one = load_model(base).flow.config
     grown = dataclasses.replace(one, prior_chunks=2, chunk_hidden=chunk_hidden)
@@ -44,8 +94,9 @@ def variants(kind: str, chunk_hidden: int) -> dict[str, tuple[FlowConfig, str | 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["family", "chunks"])
+    parser.add_argument("kind", choices=["family", "chunks", "design"])
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--minutes", type=float, help="stop each run after this much training time instead")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--chunk-hidden", type=int, default=24)
     parser.add_argument("--only", help="train only this variant (to run variants in parallel processes)")
@@ -53,7 +104,15 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     _, held_out = split_held_out(load_images([str(DATA)]), 0.05, 0)
     crops = random_crops(held_out, 512, 64, np.random.default_rng(7))
-    print(f"| {args.kind} | steps | held-out bpd (raw weights) | training s/step |\n|---|---|---|---|")
+    dev = dev_crops() if args.kind == "design" else []
+    if dev:
+        print(f"dev set: {len(dev)} central crops, {sum(c.numel() for c in dev) // 3:,} pixels")
+        print(
+            f"| {args.kind} | parameters | steps | s/step | held-out bpd raw / EMA | dev bpd raw / EMA |\n"
+            "|---|---|---|---|---|---|"
+        )
+    else:
+        print(f"| {args.kind} | steps | held-out bpd (raw weights) | training s/step |\n|---|---|---|---|")
     for name, (flow_config, init, schedule) in variants(args.kind, args.chunk_hidden).items():
         if args.only and name != args.only:
             continue
@@ -72,12 +131,27 @@ def main() -> None:
             threads=args.threads,
             init=init,
         )
-        train(cfg, stop_at_step=args.steps)
+        if args.minutes:
+            log_path = Path(cfg.out) / "log.jsonl"
+            done = json.loads(log_path.read_text().splitlines()[-1])["seconds"] if log_path.exists() else 0.0
+            train(cfg, time_limit=max(0.0, args.minutes * 60 - done))
+        else:
+            train(cfg, stop_at_step=args.steps)
         ck = torch.load(Path(cfg.out) / "checkpoint.pt", weights_only=True)
-        flow = IntegerFlow(cfg.flow)
+        flow, ema = IntegerFlow(cfg.flow), IntegerFlow(cfg.flow)
         flow.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
         log = [json.loads(line) for line in (Path(cfg.out) / "log.jsonl").read_text().splitlines()]
-        print(f"| {name} | {ck['step']} | {evaluate(flow, crops):.4f} | {log[-1]['seconds'] / ck['step']:.3f} |")
+        seconds = log[-1]["seconds"] / ck["step"]
+        if dev:
+            params = sum(p.numel() for p in flow.parameters())
+            print(
+                f"| {name} | {params / 1e6:.2f} M | {ck['step']} | {seconds:.3f} "
+                f"| {evaluate(flow, crops):.4f} / {evaluate(ema, crops):.4f} "
+                f"| {dev_bits(flow, dev):.4f} / {dev_bits(ema, dev):.4f} |"
+            )
+        else:
+            print(f"| {name} | {ck['step']} | {evaluate(flow, crops):.4f} | {seconds:.3f} |")
 
 
 if __name__ == "__main__":
