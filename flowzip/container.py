@@ -2,8 +2,9 @@
 
 The byte-by-byte specification is ``docs/format.md``; this module is its only reader and writer. Sections
 are, in order: one per flow tile (row-major over the tile grid) when the mode has RGB, then one per extra
-plane of the mode (alpha, grey, palette indices). Every length is a LEB128 varint; the last section's length
-is implied by the end of the file. ``read_container`` checks everything it can before anything is allocated.
+plane of the mode (alpha, grey, palette indices). Every length is a LEB128 varint. Format 2 stores every
+section's length, so a file that was cut short is known to be truncated; format 1 (still read) left the last
+one implied by the end of the file. ``read_container`` checks everything it can before anything is allocated.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from flowzip.errors import FlowzipError
 
 MAGIC = b"FZ"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what this flowzip writes
+READABLE_VERSIONS = (1, 2)
 MODEL_ID_BYTES = 4
 MAX_SIDE = 1 << 20  # 1,048,576 pixels
 MAX_PIXELS = 1 << 32
@@ -30,7 +32,11 @@ _MODE_BY_CODE = {code: mode for mode, (code, _, _) in MODES.items()}
 # how decompress hands the pixels back: as a PIL image, or a numpy array (H, W, C) or (H, W)
 KINDS = ("image", "array", "array2d")
 _FLAG_ICC = 0x08
-_FLAG_RESERVED = 0xC0
+_FLAG_COLOUR_KEY = 0x40  # format 2: a colour key (tRNS transparency) follows the palette field
+_FLAG_TILE_IMPLIED = 0x80  # format 2: no tile-size byte, the tile is the smallest that covers the image
+_FLAG_RESERVED = {1: 0xC0, 2: 0x00}
+COLOUR_KEY_CHANNELS = {"RGB": 3, "L": 1, "1": 1}  # the modes that may have a colour key, and its values
+COLOUR_KEY_MAX = 65535  # PNG's tRNS holds 16-bit values
 MIN_TILE_LOG2, MAX_TILE_LOG2 = 5, 12
 PALETTE_MODES = ("RGB", "RGBA")
 
@@ -57,6 +63,7 @@ class Header:
     model_id: bytes = b""
     icc_profile: bytes | None = None
     palette: Palette | None = None
+    colour_key: tuple[int, ...] | None = None  # the one colour shown transparent (RGB, L and 1 images)
 
     @property
     def tile_size(self) -> int:
@@ -78,6 +85,11 @@ class Header:
     def flow_tiles(self) -> list[tuple[slice, slice]]:
         """The (rows, columns) of every flow tile, in section order; none for modes without RGB."""
         return tile_grid(self.height, self.width, self.tile_size) if MODES[self.mode][1] else []
+
+
+def covering_tile_log2(width: int, height: int) -> int:
+    """log2 of the smallest tile side that covers the image (may exceed ``MAX_TILE_LOG2``)."""
+    return max(MIN_TILE_LOG2, (max(width, height) - 1).bit_length())
 
 
 def tile_grid(height: int, width: int, tile_size: int) -> list[tuple[slice, slice]]:
@@ -109,10 +121,13 @@ def write_container(header: Header, sections: list[bytes]) -> bytes:
         raise ValueError(f"{header.mode} image needs {header.section_count} sections, got {len(sections)}")
     code = MODES[header.mode][0]
     flags = code | (_FLAG_ICC if header.icc_profile else 0) | (KINDS.index(header.kind) << 4)
+    flags |= _FLAG_COLOUR_KEY if header.colour_key is not None else 0
+    tile_implied = MODES[header.mode][1] and header.tile_log2 == covering_tile_log2(header.width, header.height)
+    flags |= _FLAG_TILE_IMPLIED if tile_implied else 0
     out = bytearray(MAGIC + bytes([FORMAT_VERSION, flags]))
     out += _varint(header.width) + _varint(header.height)
     if MODES[header.mode][1]:
-        out += header.model_id + bytes([header.tile_log2])
+        out += header.model_id + (b"" if tile_implied else bytes([header.tile_log2]))
     if header.palette is not None:
         pal = header.palette
         out += bytes([PALETTE_MODES.index(pal.mode)]) + _varint(len(pal.data)) + pal.data
@@ -122,10 +137,14 @@ def write_container(header: Header, sections: list[bytes]) -> bytes:
             out += b"\1" + _varint(pal.transparency)
         else:
             out += b"\2" + _varint(len(pal.transparency)) + pal.transparency
+    if header.colour_key is not None:
+        if len(header.colour_key) != COLOUR_KEY_CHANNELS.get(header.mode):
+            raise ValueError(f"a {header.mode} image cannot have the colour key {header.colour_key}")
+        out += b"".join(_varint(v) for v in header.colour_key)
     if header.icc_profile:
         out += _varint(len(header.icc_profile)) + header.icc_profile
     out += header.checksum.to_bytes(4, "little")
-    for s in sections[:-1]:
+    for s in sections:
         out += _varint(len(s))
     for s in sections:
         out += s
@@ -147,14 +166,15 @@ class _Reader:
     def byte(self, what: str) -> int:
         return self.take(1, what)[0]
 
-    def varint(self, what: str, limit: int) -> int:
+    def varint(self, what: str, limit: int, past_end: str = "corrupt file") -> int:
+        """A varint of at most ``limit``; a larger one is an error that starts with ``past_end``."""
         value = 0
         for shift in range(0, 64, 7):
             b = self.byte(what)
             value |= (b & 0x7F) << shift
             if not b & 0x80:
                 if value > limit:
-                    raise FlowzipError(f"corrupt file: {what} {value} exceeds {limit}")
+                    raise FlowzipError(f"{past_end}: {what} {value} exceeds {limit}")
                 return value
         raise FlowzipError(f"corrupt file: {what} is not a valid varint")
 
@@ -169,10 +189,11 @@ def read_container(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> 
     if r.take(len(MAGIC), "magic") != MAGIC:
         raise FlowzipError("not a flowzip file (bad magic bytes)")
     version = r.byte("format version")
-    if version != FORMAT_VERSION:
-        raise FlowzipError(f"unsupported flowzip format version {version} (this flowzip reads {FORMAT_VERSION})")
+    if version not in READABLE_VERSIONS:
+        readable = ", ".join(map(str, READABLE_VERSIONS))
+        raise FlowzipError(f"unsupported flowzip format version {version} (this flowzip reads {readable})")
     flags = r.byte("flags")
-    if flags & _FLAG_RESERVED or (flags & 0x07) not in _MODE_BY_CODE or (flags >> 4) & 0x03 >= len(KINDS):
+    if flags & _FLAG_RESERVED[version] or (flags & 0x07) not in _MODE_BY_CODE or (flags >> 4) & 0x03 >= len(KINDS):
         raise FlowzipError(f"corrupt file: invalid flags byte 0x{flags:02x}")
     mode, kind = _MODE_BY_CODE[flags & 0x07], KINDS[(flags >> 4) & 0x03]
     width, height = r.varint("width", MAX_SIDE), r.varint("height", MAX_SIDE)
@@ -184,9 +205,12 @@ def read_container(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> 
             "or --max-pixels, to decode it)"
         )
     model_id, tile_log2 = b"", MAX_TILE_LOG2
+    if flags & _FLAG_TILE_IMPLIED and not MODES[mode][1]:
+        raise FlowzipError(f"corrupt file: a {mode} image has no tiles")
     if MODES[mode][1]:
         model_id = r.take(MODEL_ID_BYTES, "model id")
-        tile_log2 = r.byte("tile size")
+        implied = flags & _FLAG_TILE_IMPLIED
+        tile_log2 = covering_tile_log2(width, height) if implied else r.byte("tile size")
         if not MIN_TILE_LOG2 <= tile_log2 <= MAX_TILE_LOG2:
             raise FlowzipError(f"corrupt file: invalid tile size 2**{tile_log2}")
     palette = None
@@ -205,18 +229,31 @@ def read_container(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> 
         elif t_kind != 0:
             raise FlowzipError("corrupt file: invalid transparency kind")
         palette = Palette(pal_mode, pal_data, transparency)
-    icc = r.take(r.varint("ICC profile length", len(data)), "ICC profile") if flags & _FLAG_ICC else None
+    colour_key = None
+    if flags & _FLAG_COLOUR_KEY:
+        if mode not in COLOUR_KEY_CHANNELS:
+            raise FlowzipError(f"corrupt file: a {mode} image cannot have a colour key")
+        colour_key = tuple(r.varint("colour key", COLOUR_KEY_MAX) for _ in range(COLOUR_KEY_CHANNELS[mode]))
+    icc = (
+        r.take(r.varint("ICC profile length", len(data), past_end="truncated file"), "ICC profile")
+        if flags & _FLAG_ICC
+        else None
+    )
     checksum = int.from_bytes(r.take(4, "checksum"), "little")
-    header = Header(width, height, mode, kind, tile_log2, checksum, model_id, icc, palette)
-    if header.section_count - 1 > len(data) - r.pos:  # each stored length takes at least one byte
+    header = Header(width, height, mode, kind, tile_log2, checksum, model_id, icc, palette, colour_key)
+    stored = header.section_count - (version == 1)  # format 1 leaves the last length implied
+    if stored > len(data) - r.pos:  # each stored length takes at least one byte
         raise FlowzipError(f"truncated file ({header.section_count} sections cannot fit in {len(data)} bytes)")
-    lengths = [r.varint("section length", len(data)) for _ in range(header.section_count - 1)]
-    if r.pos + sum(lengths) > len(data):
-        raise FlowzipError("truncated file (sections end past the end of the file)")
-    sections = []
-    for n in lengths:
-        sections.append(r.take(n, "section"))
-    sections.append(data[r.pos :])
+    # a length past the end of the file is what a cut-off file shows; a corrupt one cannot be told apart
+    lengths = [r.varint("section length", len(data), past_end="truncated file") for _ in range(stored)]
+    end = r.pos + sum(lengths)
+    if end > len(data):
+        raise FlowzipError(f"truncated file ({len(data)} bytes of {end})")
+    if version > 1 and end < len(data):
+        raise FlowzipError(f"corrupt file: {len(data) - end} bytes after the last section")
+    sections = [r.take(n, "section") for n in lengths]
+    if version == 1:
+        sections.append(data[r.pos :])
     _check_section_sizes(header, sections)
     return header, sections
 

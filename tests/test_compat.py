@@ -30,11 +30,15 @@ def test_corpus_decodes(version: str, name: str, spec: dict) -> None:
     assert hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest() == spec["sha256"]
     if spec["palette_sha256"] is not None:
         assert hashlib.sha256(bytes(out.getpalette() or [])).hexdigest() == spec["palette_sha256"]
+    if "transparency" in spec:  # recorded since format 2
+        t = None if isinstance(out, np.ndarray) else out.info.get("transparency")
+        t = t.hex() if isinstance(t, bytes) else list(t) if isinstance(t, tuple) else t
+        assert t == spec["transparency"]
 
 
 def test_corpus_exercises_the_flow() -> None:
     """Every RGB file but the 1x1 one has tiles coded by the flow, not stored raw."""
-    for path in sorted((CORPUS / "v1").glob("*.fzi")):
+    for path in sorted(CORPUS.glob("v*/*.fzi")):
         header, sections = read_container(path.read_bytes())
         tiles = header.flow_tiles()
         if tiles and path.name != "noise-1x1.fzi":

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from flowzip.container import Header, Palette, read_container, write_container
+from flowzip.container import Header, Palette, covering_tile_log2, read_container, write_container
 from flowzip.errors import FlowzipError
 
 
 def test_small_image_overhead_is_at_most_16_bytes() -> None:
-    """A 32x32 RGB file: header, model id and checksum (everything but the payload) in 16 bytes or fewer."""
-    header = Header(32, 32, "RGB", "image", 8, 0xDEADBEEF, b"\x01\x02\x03\x04")
+    """A 32x32 RGB file: header, model id, checksum and length (everything but the payload) in 16 bytes or fewer.
+
+    The codec gives an image that fits in one tile the smallest tile that covers it, whose size the header
+    then leaves out.
+    """
+    header = Header(32, 32, "RGB", "image", covering_tile_log2(32, 32), 0xDEADBEEF, b"\x01\x02\x03\x04")
     payload = bytes(1500)
     data = write_container(header, [payload])
     assert len(data) - len(payload) <= 16
@@ -24,6 +30,10 @@ def test_small_image_overhead_is_at_most_16_bytes() -> None:
         Header(3, 2, "P", "image", 12, 2, palette=Palette("RGBA", bytes(range(16)), b"\x00\xff")),
         Header(3, 2, "P", "image", 12, 3, palette=Palette("RGB", bytes(range(12)), 2)),
         Header(5, 4, "L", "array2d", 12, 4),
+        Header(300, 20, "RGB", "image", 9, 5, b"abcd", colour_key=(1, 65535, 3)),
+        Header(300, 20, "RGB", "image", 8, 5, b"abcd"),
+        Header(5, 4, "L", "image", 12, 6, colour_key=(7,)),
+        Header(5, 4, "1", "image", 12, 7, colour_key=(255,)),
     ],
 )
 def test_header_round_trip(header: Header) -> None:
@@ -31,12 +41,23 @@ def test_header_round_trip(header: Header) -> None:
     assert read_container(write_container(header, sections)) == (header, sections)
 
 
-def test_every_truncation_is_a_clean_error() -> None:
+def test_every_truncation_is_a_clean_error_that_says_so() -> None:
     header = Header(600, 300, "RGBA", "image", 8, 5, b"abcd", icc_profile=b"x" * 40)
     data = write_container(header, [b"t" * 20] * header.section_count)
-    for n in range(len(data) - 20 * header.section_count + 19):  # every cut that loses a length or a section
-        with pytest.raises(FlowzipError):
+    for n in range(len(data)):  # every cut, also one inside the last section
+        with pytest.raises(FlowzipError, match="truncated"):
             read_container(data[:n])
+
+
+def test_bytes_after_the_last_section_are_an_error() -> None:
+    data = write_container(Header(5, 4, "L", "image", 12, 6), [b"plane"])
+    with pytest.raises(FlowzipError, match="1 bytes after the last section"):
+        read_container(data + b"x")
+
+
+def test_a_colour_key_must_fit_the_mode() -> None:
+    with pytest.raises(ValueError, match="colour key"):
+        write_container(Header(5, 4, "RGB", "image", 12, 6, b"abcd", colour_key=(7,)), [b"tile"])
 
 
 @pytest.mark.parametrize(
@@ -45,13 +66,22 @@ def test_every_truncation_is_a_clean_error() -> None:
         (0, ord("X"), "not a flowzip file"),
         (2, 9, "unsupported flowzip format version"),
         (3, 0x47, "invalid flags"),
-        (3, 0x80, "invalid flags"),
+        (3, 0x30, "invalid flags"),
+        (3, 0x82, "a L image has no tiles"),
     ],
 )
 def test_bad_header_bytes(position: int, value: int, message: str) -> None:
     data = bytearray(write_container(Header(8, 8, "RGB", "image", 8, 0, b"abcd"), [b"payload"]))
     data[position] = value
     with pytest.raises(FlowzipError, match=message):
+        read_container(bytes(data))
+
+
+@pytest.mark.parametrize("flag", [0x40, 0x80])
+def test_format_1_files_have_no_flags_of_format_2(flag: int) -> None:
+    data = bytearray((Path(__file__).parent / "compat" / "v1" / "rgb-tiles.fzi").read_bytes())
+    data[3] |= flag
+    with pytest.raises(FlowzipError, match="invalid flags"):
         read_container(bytes(data))
 
 

@@ -1,10 +1,12 @@
-"""Write the format-1 compatibility corpus (run once, when format 1 was current; never regenerate it).
+"""Write the compatibility corpus of the current format version (once per version; never regenerate one).
 
-    python tests/compat/make_v1.py
+    python tests/compat/make_corpus.py
 
-Every later flowzip must decode these files to the pixels recorded in manifest.json (tests/test_compat.py).
-RGB data is coded with compat.fzm, a copy of the small test model (tests/models/tiny.fzm) kept beside them, so
-the files depend neither on the shipped models nor on later changes to the test model.
+Writes tests/compat/v<FORMAT_VERSION>/ and refuses if it exists: every later flowzip must decode these files to
+the pixels (and transparency) recorded in manifest.json (tests/test_compat.py). v1 was written by this script
+when format 1 was current, without the colour-key cases. RGB data is coded with compat.fzm, a copy of the small
+test model (tests/models/tiny.fzm) kept beside them, so the files depend neither on the shipped models nor on
+later changes to the test model.
 """
 
 from __future__ import annotations
@@ -18,17 +20,24 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-HERE = Path(__file__).resolve().parent / "v1"
-sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import flowzip  # noqa: E402
-from flowzip.zoo import load_model_file  # noqa: E402
+import flowzip
+from flowzip.container import FORMAT_VERSION
+from flowzip.zoo import load_model_file
 
-from conftest import make_image  # noqa: E402
+from conftest import make_image
+
+HERE = Path(__file__).resolve().parent / f"v{FORMAT_VERSION}"
+
+
+def _with_transparency(image: Image.Image, transparency: object) -> Image.Image:
+    image.info["transparency"] = transparency
+    return image
 
 
 def main() -> None:
-    HERE.mkdir(parents=True, exist_ok=True)
+    HERE.mkdir(parents=True)  # fails if this version's corpus exists
     shutil.copy(HERE.parents[1] / "models" / "tiny.fzm", HERE / "compat.fzm")
     model = load_model_file(HERE / "compat.fzm")
     rgba = make_image("photo", 37, 45, channels=4, seed=3)
@@ -47,6 +56,9 @@ def main() -> None:
         "array-hwc.fzi": (rgba[:, :, :3], 32),
         "array-hw.fzi": (rgba[:, :, 1], 256),
         "noise-1x1.fzi": (make_image("noise", 1, 1), 32),
+        "rgb-colour-key.fzi": (_with_transparency(Image.fromarray(rgba[:, :, :3]), (12, 200, 7)), 32),
+        "grey-colour-key.fzi": (_with_transparency(Image.fromarray(rgba[:, :, 0]), 77), 256),
+        "bilevel-colour-key.fzi": (_with_transparency(Image.fromarray(rgba[:, :, 0] > 128), 255), 256),
     }
     manifest = {}
     for name, (image, tile) in cases.items():
@@ -61,8 +73,14 @@ def main() -> None:
             "palette_sha256": hashlib.sha256(bytes(out.getpalette() or [])).hexdigest()
             if not isinstance(out, np.ndarray)
             else None,
+            "transparency": None if isinstance(out, np.ndarray) else _json(out.info.get("transparency")),
         }
     (HERE / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+def _json(value: object) -> object:
+    """A transparency as JSON: an int, a list of ints (a colour key), or a hex string (palette alpha)."""
+    return value.hex() if isinstance(value, bytes) else list(value) if isinstance(value, tuple) else value
 
 
 if __name__ == "__main__":
