@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from flowzip.codec import encode_tile
+from flowzip.flow_tiles import encode_tile
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 from flowzip.zoo import DEFAULT_MODEL, load_model
 

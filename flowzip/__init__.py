@@ -3,12 +3,14 @@
 >>> import flowzip
 >>> data = flowzip.compress(image)        # numpy uint8 (H, W[, C]) or PIL image -> bytes
 >>> same = flowzip.decompress(data)       # the same kind back, pixel for pixel
+
+PyTorch is loaded on the first use of the flow, not on ``import flowzip``.
 """
 
 __version__ = "0.1.0"
 
 from flowzip.codec import compress, decompress, decompress_image, model_code_length, read_header
-from flowzip.errors import FlowzipError
+from flowzip.errors import FlowzipError, FlowzipWarning
 from flowzip.pillow_plugin import register as register_pillow_plugin
 from flowzip.zoo import DEFAULT_MODEL, load_model, shipped_model_names
 
@@ -17,6 +19,7 @@ register_pillow_plugin()
 __all__ = [
     "DEFAULT_MODEL",
     "FlowzipError",
+    "FlowzipWarning",
     "__version__",
     "compress",
     "decompress",

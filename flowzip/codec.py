@@ -1,25 +1,26 @@
 """compress / decompress: image -> tiles -> integer flow -> latents -> ANS -> container, and back.
 
-RGB (and the RGB of RGBA) goes through the flow, tile by tile on a fixed grid; each tile is padded at its
-bottom and right edges (by repeating edge pixels) to a multiple of the model's stride, and cropped back after
-decoding. Grey, alpha, palette-index and bilevel planes go through ``flowzip.planes``. A CRC-32 of the pixels
-is checked after decoding, so a decode that is not exact fails loudly instead of returning wrong pixels.
+RGB (and the RGB of RGBA) goes through the flow, tile by tile on a fixed grid (``flowzip.flow_tiles``); grey,
+alpha, palette-index and bilevel planes go through ``flowzip.planes``. Each is imported only for an image that
+needs it (PyTorch and numba take a second or two to load: a grey image needs no flow, a header no coder). A
+CRC-32 of the pixels is checked after decoding, so a decode that is not exact fails loudly instead of
+returning wrong pixels. What the format does not keep of a PIL image and that changes how it looks (gamma and
+chromaticity chunks, an EXIF orientation, animation frames) is named in a ``FlowzipWarning``.
 """
 
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
-import torch
 from PIL import Image
 
 from flowzip.container import (
+    COLOUR_KEY_CHANNELS,
+    COLOUR_KEY_MAX,
     DEFAULT_MAX_PIXELS,
     MAX_SIDE,
     MAX_TILE_LOG2,
@@ -28,19 +29,20 @@ from flowzip.container import (
     MODES,
     Header,
     Palette,
+    covering_tile_log2,
     pixel_checksum,
     read_container,
     tile_grid,
     write_container,
 )
-from flowzip.entropy import LatentDecoder, encode_latents
-from flowzip.errors import FlowzipError
-from flowzip.planes import decode_plane, encode_plane
+from flowzip.errors import FlowzipError, FlowzipWarning
 from flowzip.zoo import DEFAULT_MODEL, Model, find_model, load_model
 
 DEFAULT_TILE_SIZE = 256
 ImageLike = np.ndarray | Image.Image
+Progress = Callable[[int, int], None]  # called with (tiles done, tiles in all) after each flow tile
 _ARRAY_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # channels -> mode, for numpy input
+EXIF_ORIENTATION = 0x0112
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,36 @@ class _Pixels:
     kind: str
     palette: Palette | None = None
     icc_profile: bytes | None = None
+    colour_key: tuple[int, ...] | None = None
+
+
+def _colour_key(image: Image.Image) -> tuple[int, ...] | None:
+    """The colour shown transparent (PNG's tRNS) of an RGB, L or 1 image, or None."""
+    t = image.info.get("transparency")
+    if t is None or image.mode not in COLOUR_KEY_CHANNELS:
+        return None
+    key = tuple(t) if isinstance(t, tuple) else (t,)
+    if len(key) != COLOUR_KEY_CHANNELS[image.mode] or not all(
+        isinstance(v, int) and 0 <= v <= COLOUR_KEY_MAX for v in key
+    ):
+        raise FlowzipError(f"unsupported transparency {t!r} for a {image.mode} image")
+    return key
+
+
+def _unkept_metadata(image: Image.Image) -> list[str]:
+    """What of ``image`` changes how it looks but is not stored (for a warning)."""
+    lost = []
+    if getattr(image, "n_frames", 1) > 1:
+        lost.append(f"{image.n_frames} frames, only the first is compressed")
+    if "transparency" in image.info and image.mode not in (*COLOUR_KEY_CHANNELS, "P"):
+        lost.append(f"the transparency of a {image.mode} image is not kept")
+    for key, what in (("gamma", "gamma (gAMA)"), ("chromaticity", "chromaticity (cHRM)"), ("srgb", "sRGB intent")):
+        if key in image.info:
+            lost.append(f"its {what} is not kept")
+    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    if orientation != 1:
+        lost.append(f"its EXIF orientation ({orientation}) is not kept: the pixels are stored as they are")
+    return lost
 
 
 def _from_input(image: ImageLike) -> _Pixels:
@@ -69,6 +101,8 @@ def _from_input(image: ImageLike) -> _Pixels:
         if image.mode.startswith("I;16") or image.mode in ("I", "F"):
             raise FlowzipError(f"unsupported image mode {image.mode}: 16-bit and float images are not supported")
         raise FlowzipError(f"unsupported image mode {image.mode}: supported modes are {', '.join(MODES)}")
+    for lost in _unkept_metadata(image):
+        warnings.warn(lost, FlowzipWarning, stacklevel=3)
     pixels = np.asarray(image)
     pixels = pixels.astype(np.uint8) if image.mode == "1" else pixels
     palette = None
@@ -77,101 +111,30 @@ def _from_input(image: ImageLike) -> _Pixels:
         pal_mode = pal.mode if pal is not None and pal.mode in ("RGB", "RGBA") else "RGB"
         palette = Palette(pal_mode, bytes(image.getpalette(pal_mode) or []), image.info.get("transparency"))
     pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels
-    return _Pixels(np.ascontiguousarray(pixels), image.mode, "image", palette, image.info.get("icc_profile"))
+    return _Pixels(
+        np.ascontiguousarray(pixels), image.mode, "image", palette, image.info.get("icc_profile"), _colour_key(image)
+    )
 
 
 def _to_image(p: _Pixels) -> Image.Image:
     if p.mode == "1":
-        return Image.fromarray(p.pixels[:, :, 0].astype(bool))
-    img = Image.fromarray(p.pixels[:, :, 0] if p.pixels.shape[2] == 1 else p.pixels, p.mode)
+        img = Image.fromarray(p.pixels[:, :, 0].astype(bool))
+    else:
+        img = Image.fromarray(p.pixels[:, :, 0] if p.pixels.shape[2] == 1 else p.pixels, p.mode)
     if p.palette is not None:
         img.putpalette(p.palette.data, rawmode=p.palette.mode)
         if p.palette.transparency is not None:
             img.info["transparency"] = p.palette.transparency
+    if p.colour_key is not None:
+        img.info["transparency"] = p.colour_key if len(p.colour_key) > 1 else p.colour_key[0]
     if p.icc_profile:
         img.info["icc_profile"] = p.icc_profile
     return img
 
 
-def _padded(size: int, stride: int) -> int:
-    return -(-size // stride) * stride
-
-
-def _pad(tile: np.ndarray, stride: int) -> np.ndarray:
-    """Repeat the last row and column of a tile (h, w, 3) up to multiples of ``stride``."""
-    h, w, _ = tile.shape
-    return np.pad(tile, ((0, _padded(h, stride) - h), (0, _padded(w, stride) - w), (0, 0)), mode="edge")
-
-
-def encode_tile(model: Model, tile: np.ndarray) -> bytes:
-    """Code one RGB tile (h, w, 3) with the flow, or store it raw if the flow would not make it smaller.
-
-    A section of exactly ``3 * h * w`` bytes is the raw tile; the flow's stream is never stored at that length.
-    """
-    x = torch.from_numpy(_pad(tile, model.flow.config.stride)).permute(2, 0, 1)[None].to(torch.float64)
-    with torch.no_grad():
-        groups = model.flow.latent_groups(x)
-    data = encode_latents(groups, model.flow.config.family)
-    return data if len(data) < tile.size else np.ascontiguousarray(tile).tobytes()
-
-
-def decode_tile(model: Model, data: bytes, height: int, width: int) -> np.ndarray:
-    """Decode one RGB tile coded by ``encode_tile``."""
-    if len(data) == 3 * height * width:
-        return np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
-    stride = model.flow.config.stride
-    decoder = LatentDecoder(data, model.flow.config.family)
-    shape = (1, 3, _padded(height, stride), _padded(width, stride))
-    with torch.no_grad():
-        x = model.flow.decode(shape, decoder, torch.float64)
-    decoder.finish()
-    if x.min() < 0 or x.max() > 255:
-        raise FlowzipError("corrupt compressed data (decoded values outside 0..255)")
-    return x[0, :, :height, :width].permute(1, 2, 0).numpy().astype(np.uint8)
-
-
-Progress = Callable[[int, int], None]  # called with (tiles done, tiles in all) after each flow tile
-_Item = TypeVar("_Item")
-_Out = TypeVar("_Out")
-
-
 def available_cores() -> int:
     """The CPU cores this process may run on (the default number of jobs)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _map_tiles(
-    work: Callable[[_Item], _Out], items: Sequence[_Item], jobs: int | None, progress: Progress | None
-) -> Iterator[_Out]:
-    """``work(item)`` for each tile, yielded in order, computed on up to ``jobs`` threads (None: all cores).
-
-    Tiles are independent, so the results do not depend on ``jobs``. PyTorch and numba release the GIL in
-    the convolutions and the autoregressive solve, where the time goes; each thread runs its tile on one
-    intra-op thread so that the jobs do not oversubscribe the cores. At most ``2 * jobs`` tiles are in flight,
-    so memory stays bounded however large the image.
-    """
-    jobs = available_cores() if jobs is None else max(1, jobs)
-    if jobs == 1 or len(items) <= 1:
-        for k, item in enumerate(items, 1):
-            yield work(item)
-            if progress:
-                progress(k, len(items))
-        return
-    intra_op_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    pool = ThreadPoolExecutor(jobs, thread_name_prefix="flowzip-tile")
-    try:
-        queue: deque[Future[_Out]] = deque()
-        todo = iter(items)
-        for k in range(1, len(items) + 1):
-            while len(queue) < 2 * jobs and (item := next(todo, None)) is not None:
-                queue.append(pool.submit(work, item))
-            yield queue.popleft().result()
-            if progress:
-                progress(k, len(items))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        torch.set_num_threads(intra_op_threads)
 
 
 def compress(
@@ -195,17 +158,31 @@ def compress(
     tile_log2 = tile_size.bit_length() - 1
     if tile_size != 1 << tile_log2 or not MIN_TILE_LOG2 <= tile_log2 <= MAX_TILE_LOG2:
         raise FlowzipError(f"invalid tile size {tile_size}: use a power of two from 32 to 4096")
+    tile_log2 = min(tile_log2, covering_tile_log2(width, height))  # the same one tile; the header omits its size
     _, flow_planes, _ = MODES[p.mode]
     sections, model_id = [], b""
     if flow_planes:
+        from flowzip.flow_tiles import encode_tiles
+
         m = model if isinstance(model, Model) else load_model(model)
         model_id = m.weights_hash[:MODEL_ID_BYTES]
-        rgb = p.pixels[:, :, :3]
-        tiles = [rgb[rows, cols] for rows, cols in tile_grid(height, width, tile_size)]
-        sections += _map_tiles(lambda tile: encode_tile(m, tile), tiles, jobs, progress)
-    sections += [encode_plane(p.pixels[:, :, c]) for c in range(flow_planes, p.pixels.shape[2])]
+        tiles = [p.pixels[rows, cols, :3] for rows, cols in tile_grid(height, width, tile_size)]
+        sections += encode_tiles(m, tiles, available_cores() if jobs is None else jobs, progress)
+    if p.pixels.shape[2] > flow_planes:
+        from flowzip.planes import encode_plane
+
+        sections += [encode_plane(p.pixels[:, :, c]) for c in range(flow_planes, p.pixels.shape[2])]
     header = Header(
-        width, height, p.mode, p.kind, tile_log2, pixel_checksum(p.pixels.tobytes()), model_id, p.icc_profile, p.palette
+        width,
+        height,
+        p.mode,
+        p.kind,
+        tile_log2,
+        pixel_checksum(p.pixels.tobytes()),
+        model_id,
+        p.icc_profile,
+        p.palette,
+        p.colour_key,
     )
     return write_container(header, sections)
 
@@ -219,28 +196,24 @@ def _decode(
     pixels = np.empty((header.height, header.width, channels), dtype=np.uint8)
     tiles = header.flow_tiles()
     if tiles:
-        if isinstance(model, Model):
-            m = model
-            if m.weights_hash[:MODEL_ID_BYTES] != header.model_id:
-                raise FlowzipError(f"this file needs model {header.model_id.hex()}, not {m.short_id}")
-        else:
-            m = find_model(header.model_id, model)
+        from flowzip.flow_tiles import decode_tiles
 
-        def work(tile: tuple[tuple[slice, slice], bytes]) -> np.ndarray:
-            (rows, cols), section = tile
-            return decode_tile(m, section, rows.stop - rows.start, cols.stop - cols.start)
-
-        work_items = list(zip(tiles, sections[: len(tiles)], strict=True))
-        for ((rows, cols), _), rgb in zip(work_items, _map_tiles(work, work_items, jobs, progress), strict=True):
+        m = find_model(header.model_id, model)
+        shapes = [(rows.stop - rows.start, cols.stop - cols.start) for rows, cols in tiles]
+        decoded = decode_tiles(m, sections[: len(tiles)], shapes, available_cores() if jobs is None else jobs, progress)
+        for (rows, cols), rgb in zip(tiles, decoded, strict=True):
             pixels[rows, cols, :3] = rgb
-    for c, section in zip(range(flow_planes, channels), sections[len(tiles) :], strict=True):
-        pixels[:, :, c] = decode_plane(section, header.height, header.width)
+    if extra_planes:
+        from flowzip.planes import decode_plane
+
+        for c, section in zip(range(flow_planes, channels), sections[len(tiles) :], strict=True):
+            pixels[:, :, c] = decode_plane(section, header.height, header.width)
     if pixel_checksum(pixels.tobytes()) != header.checksum:
         raise FlowzipError(
             "checksum mismatch: the decoded pixels are not the original ones (corrupt file, or "
             "this machine computes the model differently)"
         )
-    return _Pixels(pixels, header.mode, header.kind, header.palette, header.icc_profile)
+    return _Pixels(pixels, header.mode, header.kind, header.palette, header.icc_profile, header.colour_key)
 
 
 def decompress(
@@ -287,14 +260,12 @@ def model_code_length(
     p = _from_input(image)
     if not MODES[p.mode][1]:
         raise FlowzipError(f"a {p.mode} image is not coded by the flow; only RGB and RGBA are")
+    from flowzip.flow_tiles import tile_code_length
+
     m = model if isinstance(model, Model) else load_model(model)
-    stride = m.flow.config.stride
-    bits = 0.0
-    for rows, cols in tile_grid(*p.pixels.shape[:2], tile_size):
-        x = torch.from_numpy(_pad(p.pixels[rows, cols, :3], stride)).permute(2, 0, 1)[None].to(torch.float64)
-        with torch.no_grad():
-            bits += m.flow.code_length_bits(x).item()
-    return bits
+    return sum(
+        tile_code_length(m, p.pixels[rows, cols, :3]) for rows, cols in tile_grid(*p.pixels.shape[:2], tile_size)
+    )
 
 
 def read_header(data: bytes, max_pixels: int | None = None) -> Header:

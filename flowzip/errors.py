@@ -1,4 +1,5 @@
-"""The one exception type flowzip raises for anything a user can cause, and the translation of file errors."""
+"""The one exception type flowzip raises for anything a user can cause, its warning, and the translation of
+file errors."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from collections.abc import Iterator
 
 class FlowzipError(Exception):
     """A problem with the user's input, files or models; its message is one line meant for the user."""
+
+
+class FlowzipWarning(UserWarning):
+    """Something of the input that is not kept (a second frame, a gamma chunk); one line meant for the user."""
 
 
 @contextlib.contextmanager

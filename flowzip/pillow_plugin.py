@@ -12,7 +12,7 @@ from typing import IO
 from PIL import Image, ImageFile
 
 from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image, read_header
-from flowzip.container import FORMAT_VERSION, MAGIC
+from flowzip.container import MAGIC, READABLE_VERSIONS
 from flowzip.zoo import DEFAULT_MODEL
 
 FORMAT = "FLOWZIP"
@@ -21,7 +21,9 @@ _decode_model: str | None = None  # None: the shipped model the file names
 
 
 def _accept(prefix: bytes) -> bool:
-    return prefix[: len(MAGIC) + 1] == MAGIC + bytes([FORMAT_VERSION])
+    return prefix[: len(MAGIC)] == MAGIC and prefix[len(MAGIC) : len(MAGIC) + 1] in [
+        bytes([v]) for v in READABLE_VERSIONS
+    ]
 
 
 class FlowzipImageFile(ImageFile.ImageFile):

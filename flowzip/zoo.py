@@ -3,25 +3,34 @@
 A model file is a ``torch.save`` of plain data (config dict, tensors, strings), always read with
 ``torch.load(weights_only=True)``, so loading one never executes code. A compressed file names its model by
 the first bytes of the weights hash: SHA-256 over every tensor's name, dtype, shape and bytes, in name order,
-so it does not depend on how the file was serialised.
+so it does not depend on how the file was serialised. The shipped models' hashes are also listed in
+``models/index.json`` (checked against the files by the tests), so finding the model a file names, or saying
+which it is (``flowzip info``), loads no model but that one. PyTorch is imported only when a model is loaded
+or saved, so that ``flowzip --help`` and ``flowzip info`` stay fast.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
+from flowzip.container import MODEL_ID_BYTES
 from flowzip.errors import FlowzipError
-from flowzip.model import FlowConfig, IntegerFlow
+
+if TYPE_CHECKING:
+    import torch
+
+    from flowzip.model import IntegerFlow
 
 DEFAULT_MODEL = "photo"
 MODEL_FILE_FORMAT = "flowzip-model-1"
 MODEL_SUFFIX = ".fzm"
+SHIPPED_INDEX = "index.json"  # name -> weights hash (hex) of every shipped model
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,7 @@ class Model:
     @property
     def short_id(self) -> str:
         """The hash prefix that compressed files store, in hex."""
-        return self.weights_hash[:4].hex()
+        return self.weights_hash[:MODEL_ID_BYTES].hex()
 
 
 def weights_hash(state_dict: dict[str, torch.Tensor]) -> bytes:
@@ -50,6 +59,8 @@ def weights_hash(state_dict: dict[str, torch.Tensor]) -> bytes:
 
 def save_model(path: Path, flow: IntegerFlow, name: str, info: dict | None = None) -> bytes:
     """Write a model file; return its weights hash."""
+    import torch
+
     state = {k: v.detach().cpu().float().clone() for k, v in flow.state_dict().items()}
     torch.save(
         {
@@ -66,6 +77,10 @@ def save_model(path: Path, flow: IntegerFlow, name: str, info: dict | None = Non
 
 def load_model_file(path: Path) -> Model:
     """Load a model file without executing code; raise ``FlowzipError`` if it is not one."""
+    import torch
+
+    from flowzip.model import FlowConfig, IntegerFlow
+
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -90,6 +105,18 @@ def shipped_model_names() -> list[str]:
 
 
 @cache
+def shipped_model_hashes() -> dict[str, bytes]:
+    """The weights hash of every shipped model, by name, from the index (without loading a model)."""
+    index = json.loads((resources.files("flowzip.models") / SHIPPED_INDEX).read_text())
+    return {name: bytes.fromhex(digest) for name, digest in index.items()}
+
+
+def shipped_model_name(short_id: bytes) -> str | None:
+    """The name of the shipped model whose hash starts with ``short_id``, or None."""
+    return next((name for name, h in shipped_model_hashes().items() if h.startswith(short_id)), None)
+
+
+@cache
 def load_model(name_or_path: str) -> Model:
     """A shipped model by name (``photo``), or a model file by path."""
     if name_or_path in shipped_model_names():
@@ -101,17 +128,16 @@ def load_model(name_or_path: str) -> Model:
     raise FlowzipError(f"unknown model {name_or_path!r}; shipped models: {', '.join(shipped_model_names())}")
 
 
-def find_model(short_id: bytes, requested: str | None) -> Model:
+def find_model(short_id: bytes, requested: str | Model | None) -> Model:
     """The model a file was written with: the requested one if given (checked), else a shipped one."""
     if requested is not None:
-        model = load_model(requested)
+        model = requested if isinstance(requested, Model) else load_model(requested)
         if model.weights_hash[: len(short_id)] != short_id:
-            raise FlowzipError(f"this file needs model {short_id.hex()}, but {requested!r} is model {model.short_id}")
+            raise FlowzipError(f"this file needs model {short_id.hex()}, but {model.name!r} is model {model.short_id}")
         return model
-    for name in shipped_model_names():
-        model = load_model(name)
-        if model.weights_hash[: len(short_id)] == short_id:
-            return model
+    name = shipped_model_name(short_id)
+    if name is not None:
+        return find_model(short_id, name)  # checks the model file against its index entry
     raise FlowzipError(
         f"this file needs model {short_id.hex()}, which is not a shipped model; pass --model PATH to its file"
     )

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import flowzip
-from flowzip.codec import encode_tile
 from flowzip.container import read_container
 from flowzip.errors import FlowzipError
+from flowzip.flow_tiles import encode_tile
 from flowzip.zoo import Model
 
 from conftest import make_image
@@ -83,7 +85,7 @@ def test_truncations_and_bit_flips_fail_cleanly(tiny_model: Model) -> None:
     data = flowzip.compress(image, model=tiny_model, tile_size=32)
     header_end = len(data) - sum(len(s) for s in read_container(data)[1])
     for n in [*range(header_end + 1), *np.linspace(header_end + 1, len(data) - 1, 40, dtype=int)]:
-        with pytest.raises(FlowzipError):
+        with pytest.raises(FlowzipError, match="truncated"):
             flowzip.decompress(data[:n], model=tiny_model)
     rng = np.random.default_rng(0)
     for pos in rng.choice(len(data), size=100, replace=False):
@@ -186,3 +188,50 @@ def test_progress_is_reported_per_tile(tiny_model: Model) -> None:
     calls.clear()
     flowzip.decompress(data, model=tiny_model, progress=lambda *a: calls.append(a))
     assert calls == [(k, 6) for k in range(1, 7)]
+
+
+@pytest.mark.parametrize(("mode", "key"), [("RGB", (12, 200, 7)), ("L", 77), ("1", 255), ("1", 0)])
+def test_colour_key_transparency_round_trip(mode: str, key: object, tiny_model: Model) -> None:
+    """PNG's tRNS of RGB, grey and bilevel images comes back, as Pillow reports it."""
+    image = Image.fromarray(make_image("photo", 20, 30)).convert(mode)
+    image.info["transparency"] = key
+    out = flowzip.decompress(flowzip.compress(image, model=tiny_model), model=tiny_model)
+    assert out.mode == mode and out.info.get("transparency") == key
+    assert np.array_equal(np.asarray(out), np.asarray(image))
+
+
+def test_what_is_not_kept_is_named_in_a_warning(tiny_model: Model) -> None:
+    image = Image.fromarray(make_image("photo", 8, 8))
+    image.info.update(gamma=0.7, chromaticity=(0.3, 0.3, 0.6, 0.3, 0.3, 0.6, 0.1, 0.1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        flowzip.compress(image, model=tiny_model)
+    assert [(w.category, str(w.message)) for w in caught] == [
+        (flowzip.FlowzipWarning, "its gamma (gAMA) is not kept"),
+        (flowzip.FlowzipWarning, "its chromaticity (cHRM) is not kept"),
+    ]
+    quiet = Image.fromarray(make_image("photo", 8, 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flowzip.compress(quiet, model=tiny_model)  # nothing lost, nothing said
+
+
+def test_one_job_codes_on_one_thread(tiny_model: Model, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``jobs=1`` means one core, whatever PyTorch's default thread count (a busy machine pays dearly)."""
+    from flowzip import flow_tiles
+
+    seen = []
+    real = flow_tiles.encode_tile
+    monkeypatch.setattr(flow_tiles, "encode_tile", lambda m, t: seen.append(torch.get_num_threads()) or real(m, t))
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        flowzip.compress(make_image("photo", 64, 64), model=tiny_model, tile_size=32, jobs=1)
+        flowzip.compress(make_image("photo", 32, 32), model=tiny_model, jobs=1)
+        assert seen == [1] * 5
+        seen.clear()
+        flowzip.compress(make_image("photo", 32, 32), model=tiny_model, jobs=3)  # one tile: its ops get 3
+        assert seen == [3]
+        assert torch.get_num_threads() == 4, "the caller's setting is restored"
+    finally:
+        torch.set_num_threads(before)

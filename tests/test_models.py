@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 
 import flowzip
-from flowzip.codec import encode_tile
 from flowzip.errors import FlowzipError
-from flowzip.zoo import DEFAULT_MODEL, load_model, load_model_file
+from flowzip.flow_tiles import encode_tile
+from flowzip.zoo import DEFAULT_MODEL, load_model, load_model_file, shipped_model_hashes
 
 from conftest import shared_data
 
@@ -42,6 +42,11 @@ def test_every_shipped_model_has_a_card(name: str) -> None:
     section = card.split(f"\n## {name}\n")[1].split("\n## ")[0]
     assert f"**Model id:** `{load_model(name).short_id}`" in section
     assert (ROOT / "models" / f"{name}.fzm").stat().st_size < 20 * 2**20
+
+
+def test_the_index_lists_every_shipped_model_with_its_hash() -> None:
+    """``flowzip info`` and the decoder find models by the index: it must say what the files hold."""
+    assert {n: load_model(n).weights_hash for n in flowzip.shipped_model_names()} == shipped_model_hashes()
 
 
 def test_payload_matches_likelihood_on_the_sample() -> None:
