@@ -22,13 +22,13 @@ import contextlib
 import math
 from collections.abc import Iterator
 
-import numba
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowzip.errors import FlowzipError
+from flowzip.jit import njit
 
 WEIGHT_BITS = 12
 WEIGHT_LIMIT = 64.0
@@ -270,7 +270,7 @@ def masked_lifting_shift(x: Tensor, weight: Tensor) -> Tensor:
     return round_half_up(conv3x3(x, weight))
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _solve_raster(y: np.ndarray, w_neighbours: np.ndarray, w_centre: np.ndarray, shift: int) -> np.ndarray:
     """Invert ``y = x + R(W * x)`` pixel by pixel in raster order, on int64 numerators (exact).
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import lzma
 
-import numba
 import numpy as np
 
 from flowzip.errors import FlowzipError
+from flowzip.jit import njit
 
 PREDICTORS = ("none", "left", "up", "paeth", "med")
 
@@ -25,7 +25,7 @@ def _lzma_filters(size: int) -> list[dict]:
     return [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": dict_size}]
 
 
-@numba.njit(cache=True)
+@njit()
 def _filter(plane: np.ndarray, residual: np.ndarray, method: int, undo: bool) -> None:
     """Forward: residual = plane - prediction. Undo: plane = residual + prediction (all mod 256)."""
     h, w = plane.shape

@@ -3,7 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup-venv.sh
-python -m pip install --quiet .
+# A regular (not editable) install, built from a copy: building in place would leave build/ in the checkout.
+src=$(mktemp -d)
+tar --exclude=./.venv --exclude=./.git --exclude=./runs -cf - . | tar -xf - -C "$src"
+python -m pip install --quiet "$src"
+rm -rf "$src"
 out=$(mktemp -d)
 flowzip compress examples/sample.png -o "$out/sample.fzi"
 flowzip info "$out/sample.fzi"
