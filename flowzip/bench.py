@@ -46,7 +46,7 @@ def _imagecodecs(kind: str, effort: int = 7) -> Codec:
         import imagecodecs
     except ImportError:
         raise FlowzipError(
-            f"--compare {kind} needs the optional package imagecodecs: pip install 'flowzip[jxl]'"
+            f"--compare {kind} needs the optional package imagecodecs: pip install imagecodecs"
         ) from None
     if kind == "jpegls":
         return Codec("JPEG-LS (CharLS)", imagecodecs.jpegls_encode, imagecodecs.jpegls_decode)

@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -27,9 +28,9 @@ from tqdm import tqdm
 from flowzip import __version__
 from flowzip.codec import DEFAULT_TILE_SIZE, available_cores, compress, decompress_image, read_header
 from flowzip.container import DEFAULT_MAX_PIXELS, MODES
-from flowzip.errors import FlowzipError, file_errors
+from flowzip.errors import FlowzipError, FlowzipWarning, file_errors
 from flowzip.images import IMAGE_SUFFIXES, open_image
-from flowzip.zoo import DEFAULT_MODEL, shipped_model_names
+from flowzip.zoo import DEFAULT_MODEL, shipped_model_name, shipped_model_names
 
 SUFFIX = ".fzi"
 # Pillow formats that store every mode flowzip decodes to without loss, and the options that make them so
@@ -76,6 +77,9 @@ def _encode_output(image, path: Path) -> bytes:
     fmt, options = _LOSSLESS_OUTPUTS.get(path.suffix.lower(), (None, None))
     if fmt is None:
         raise FlowzipError(f"{path}: choose a lossless output format ({', '.join(_LOSSLESS_OUTPUTS)})")
+    # Pillow drops the transparency of these formats' saves without a word, but for WebP's P -> RGBA
+    if "transparency" in image.info and fmt != "PNG" and (fmt, image.mode) != ("WEBP", "P"):
+        raise FlowzipError(f"{path}: {fmt} cannot store the transparency of this {image.mode} image; write .png")
     buf = io.BytesIO()
     try:
         image.save(buf, fmt, **options)
@@ -84,9 +88,12 @@ def _encode_output(image, path: Path) -> bytes:
     return buf.getvalue()
 
 
-def _read_bytes(path: Path) -> bytes:
-    with file_errors(path):
-        return path.read_bytes()
+def _read_bytes(name: str) -> bytes:
+    """The bytes of a file, or of standard input for "-"."""
+    if name == "-":
+        return sys.stdin.buffer.read()
+    with file_errors(name):
+        return Path(name).read_bytes()
 
 
 @dataclass
@@ -116,11 +123,9 @@ class _Result:
 
 
 def _read_source(task: _Task) -> bytes:
-    if task.source == "-":
-        return sys.stdin.buffer.read()
-    if task.target != "-" and Path(task.target).resolve() == Path(task.source).resolve():
+    if "-" not in (task.source, task.target) and Path(task.target).resolve() == Path(task.source).resolve():
         raise FlowzipError(f"{task.target}: the output would replace the input")
-    return _read_bytes(Path(task.source))
+    return _read_bytes(task.source)
 
 
 def _write_target(target: str, data: bytes, force: bool) -> None:
@@ -134,14 +139,15 @@ def _write_target(target: str, data: bytes, force: bool) -> None:
 def _compress_task(task: _Task) -> _Result:
     start = time.perf_counter()
     raw = _read_source(task)
-    image = open_image(io.BytesIO(raw), task.source)
-    note = f"{image.n_frames} frames, only the first is compressed" if getattr(image, "n_frames", 1) > 1 else ""
-    with _tile_bar(task) as progress:
+    image = open_image(io.BytesIO(raw), _show(task.source))
+    with _tile_bar(task) as progress, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FlowzipWarning)
         data = compress(
             image, model=task.model or DEFAULT_MODEL, tile_size=task.tile_size, progress=progress, jobs=task.tile_jobs
         )
     _write_target(task.target, data, task.force)
     subpixels = image.width * image.height * len(image.getbands())
+    note = "; ".join(str(w.message) for w in caught if issubclass(w.category, FlowzipWarning))
     return _Result(task, len(raw), len(data), len(data), subpixels, time.perf_counter() - start, note)
 
 
@@ -170,7 +176,7 @@ def _tile_bar(task: _Task) -> Iterator[Callable[[int, int], None]]:
             bar = tqdm(
                 total=total,
                 unit="tile",
-                desc=_show(task.source, "<stdin>"),
+                desc=_show(task.source),
                 leave=False,
                 file=sys.stderr,
                 disable=None if show else True,
@@ -185,21 +191,21 @@ def _tile_bar(task: _Task) -> Iterator[Callable[[int, int], None]]:
 
 
 def _guarded(worker: Callable[[_Task], _Result], task: _Task) -> _Result:
-    """Run one task; any failure becomes a one-line error for that file, never a traceback."""
+    """Run one task; any failure becomes a one-line error that names the file, never a traceback."""
     try:
         return worker(task)
     except FlowzipError as e:
-        return _Result(task, error=str(e))
+        return _Result(task, error=_naming(_show(task.source), str(e)))
     except MemoryError:
-        return _Result(task, error=f"{task.source}: out of memory")
+        return _Result(task, error=f"{_show(task.source)}: out of memory")
     except Exception as e:  # a bug: still one line, and the other files go on
-        return _Result(task, error=f"{task.source}: internal error ({type(e).__name__}: {e}); please report it")
+        error = f"internal error ({type(e).__name__}: {e}); please report it"
+        return _Result(task, error=f"{_show(task.source)}: {error}")
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)  # the processes share the cores
+def _naming(name: str, message: str) -> str:
+    """``message`` as a line that starts with the file it is about."""
+    return message if message.startswith(f"{name}:") else f"{name}: {message}"
 
 
 def _expand(inputs: tuple[str, ...], recursive: bool, suffixes: set[str]) -> list[str]:
@@ -237,7 +243,7 @@ def _run(worker: Callable[[_Task], _Result], tasks: list[_Task], jobs: int, verb
         if in_process:
             stream = (_guarded(worker, t) for t in tasks)
         else:
-            pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker))
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs))  # tasks code tiles on one thread
             stream = pool.map(partial(_guarded, worker), tasks)
         for r in stream:
             results.append(r)
@@ -263,16 +269,19 @@ def _run(worker: Callable[[_Task], _Result], tasks: list[_Task], jobs: int, verb
 
 
 def _report(r: _Result) -> str:
-    source, target = _show(r.task.source, "<stdin>"), _show(r.task.target, "<stdout>")
+    source, target = _show(r.task.source), _show(r.task.target, "<stdout>")
     bpsp = 8 * r.coded_bytes / r.subpixels
     return f"{source} -> {target}: {r.bytes_in} -> {r.bytes_out} bytes, {bpsp:.3f} bits/subpixel"
 
 
-def _show(name: str, stream: str) -> str:
+def _show(name: str, stream: str = "<stdin>") -> str:
+    """How messages name a file: "-" is a stream."""
     return stream if name == "-" else name
 
 
 def _targets(files: list[str], output: Path | None, to_stdout: bool, name_target: Callable[[Path], Path]) -> list[str]:
+    if output is not None and to_stdout:
+        raise click.UsageError("-o/--output and -c/--stdout exclude each other: choose where the output goes")
     if (output is not None or to_stdout) and len(files) != 1:
         raise click.UsageError("-o/--output and -c/--stdout take a single input file")
     if to_stdout or (files == ["-"] and output is None):
@@ -300,9 +309,10 @@ def _common_options(func: Callable) -> Callable:
         click.option(
             "-j",
             "--jobs",
+            type=click.IntRange(min=1),
             default=available_cores(),
             show_default="all cores",
-            help="Files coded at once (separate processes), or tiles of a single file (threads).",
+            help="CPU cores to use: N files at once (separate processes), or for a single file N threads.",
         ),
         click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
         click.option("-v", "--verbose", is_flag=True, help="Also print the time each file took."),
@@ -332,6 +342,8 @@ def main() -> None:
     flowzip compress photo.png          writes photo.fzi
     flowzip decompress photo.fzi        writes photo.png
     flowzip info photo.fzi              describes a .fzi file
+    flowzip bench photos/ --compare png,webp
+                                        bits per subpixel beside other codecs
     flowzip train DATA --out RUN        trains a model
     """
 
@@ -419,17 +431,17 @@ def decompress_cmd(model: str | None, max_pixels: int, **common: object) -> None
 
 
 @main.command("info")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-def info_cmd(inputs: tuple[Path, ...]) -> None:
-    """Describe .fzi files: image size and mode, model, size, bits per subpixel, tiles."""
+@click.argument("inputs", nargs=-1, required=True)
+def info_cmd(inputs: tuple[str, ...]) -> None:
+    """Describe .fzi files ("-": standard input): image size and mode, model, size, bits per subpixel, tiles."""
 
-    def describe(path: Path) -> None:
-        data = _read_bytes(path)
+    def describe(name: str) -> None:
+        data = _read_bytes(name)
         h = read_header(data)
         _, flow_planes, extra = MODES[h.mode]
         subpixels = h.width * h.height * (flow_planes + extra)
         lines = [
-            f"{path}:",
+            f"{_show(name)}:",
             f"  image      {h.width}x{h.height} {h.mode} (decodes to {_KIND_NAMES[h.kind]})",
             f"  size       {len(data)} bytes, {8 * len(data) / subpixels:.3f} bits/subpixel",
         ]
@@ -437,18 +449,20 @@ def info_cmd(inputs: tuple[Path, ...]) -> None:
             rows, cols = h.tile_grid
             lines += [
                 f"  model      {h.model_id.hex()}{_model_name(h.model_id)}",
-                f"  tiles      {rows}x{cols} of {h.tile_size}x{h.tile_size}",
+                f"  tiles      {cols}x{rows} of {h.tile_size}x{h.tile_size} (across x down, as the image size)",
             ]
+        if h.colour_key is not None:
+            lines.append(f"  colour key {', '.join(map(str, h.colour_key))} (shown transparent)")
         if h.icc_profile:
             lines.append(f"  ICC        {len(h.icc_profile)} bytes")
         click.echo("\n".join(lines))
 
     failed = False
-    for path in inputs:
+    for name in inputs:
         try:
-            describe(path)
+            describe(name)
         except FlowzipError as e:
-            click.echo(f"flowzip: {e}", err=True)
+            click.echo(f"flowzip: {_naming(_show(name), str(e))}", err=True)
             failed = True
     if failed:
         sys.exit(1)
@@ -459,7 +473,7 @@ _KIND_NAMES = {"image": "a PIL image", "array": "a numpy array (H, W, C)", "arra
 
 @main.command("bench")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="A shipped model's name or a model file.")
+@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="A shipped model's name or a model file.")
 @click.option(
     "--compare",
     default="",
@@ -607,10 +621,8 @@ def train_cmd(
 
 
 def _model_name(model_id: bytes) -> str:
-    from flowzip.zoo import load_model
-
-    names = [n for n in shipped_model_names() if load_model(n).weights_hash.startswith(model_id)]
-    return f" (shipped model '{names[0]}')" if names else " (not a shipped model)"
+    name = shipped_model_name(model_id)
+    return f" (shipped model '{name}')" if name else " (not a shipped model)"
 
 
 if __name__ == "__main__":

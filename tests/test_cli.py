@@ -160,3 +160,73 @@ def test_animated_input_keeps_the_first_frame_with_a_warning(workdir: Path, tiny
     r = run("decompress", "anim.fzi", "--model", str(tiny_model_path), cwd=workdir)
     with Image.open(workdir / "anim.gif") as first:
         assert np.array_equal(_pixels(workdir / "anim.png")[1], np.asarray(first))
+
+
+def test_errors_name_the_file_and_say_truncated(workdir: Path, tiny_model_path: Path) -> None:
+    model = ["--model", str(tiny_model_path)]
+    assert run("compress", "a.png", "b.png", *model, cwd=workdir).returncode == 0
+    (workdir / "cut.fzi").write_bytes((workdir / "a.fzi").read_bytes()[:40])
+    (workdir / "junk.fzi").write_bytes(b"FZ\x02\x00" + bytes(30))
+    r = run("decompress", "cut.fzi", "junk.fzi", *model, cwd=workdir)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 3, r.stderr  # two errors and the summary
+    assert lines[0].startswith("flowzip: cut.fzi: truncated file")
+    assert lines[1].startswith("flowzip: junk.fzi: ")
+    (workdir / "notes.txt").write_text("not an image")
+    info = run("info", "notes.txt", "a.fzi", cwd=workdir)
+    assert info.returncode == 1 and info.stderr.startswith("flowzip: notes.txt: not a flowzip file")
+    assert b"a.fzi:" in info.stdout, "the other file is still described"
+    (workdir / "deep").mkdir()
+    Image.fromarray(np.zeros((4, 4), dtype=np.uint16)).save(workdir / "deep" / "a16.png")
+    batch = run("compress", "-r", "deep", cwd=workdir)
+    assert batch.returncode == 1 and f"flowzip: {Path('deep') / 'a16.png'}: unsupported image mode" in batch.stderr
+    piped = run("decompress", "-", cwd=workdir, stdin=b"FZ")
+    assert piped.stderr.startswith("flowzip: <stdin>: truncated file")
+
+
+def test_usage_errors(workdir: Path) -> None:
+    both = run("compress", "a.png", "-c", "-o", "x.fzi", cwd=workdir)
+    assert both.returncode == 2 and "exclude each other" in both.stderr and both.stdout == b""
+    assert not (workdir / "x.fzi").exists()
+    zero = run("compress", "a.png", "-j", "0", cwd=workdir)
+    assert zero.returncode == 2 and "-j" in zero.stderr and not (workdir / "a.fzi").exists()
+
+
+def test_info_reads_stdin_and_gives_sizes_as_width_x_height(workdir: Path, tiny_model_path: Path) -> None:
+    data = run("compress", "-c", "a.png", "--tile-size", "32", "--model", str(tiny_model_path), cwd=workdir).stdout
+    info = run("info", "-", cwd=workdir, stdin=data)
+    assert info.returncode == 0, info.stderr
+    out = info.stdout.decode()
+    assert out.startswith("<stdin>:") and "40x24 RGB" in out and "tiles      2x1 of 32x32" in out
+
+
+def test_transparency_survives_the_command_line(workdir: Path, tiny_model_path: Path) -> None:
+    model = ["--model", str(tiny_model_path)]
+    Image.open(workdir / "a.png").save(workdir / "key.png", transparency=(1, 2, 3))
+    Image.open(workdir / "grey.webp").convert("L").save(workdir / "lkey.png", transparency=9)
+    assert run("compress", "key.png", "lkey.png", *model, cwd=workdir).returncode == 0
+    r = run("decompress", "key.fzi", "lkey.fzi", "-j", "1", "--model", str(tiny_model_path), "-f", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    with Image.open(workdir / "key.png") as rgb, Image.open(workdir / "lkey.png") as grey:
+        assert rgb.info["transparency"] == (1, 2, 3) and grey.info["transparency"] == 9
+    bmp = run("decompress", "key.fzi", "-o", "key.bmp", *model, cwd=workdir)
+    assert bmp.returncode == 1 and "cannot store the transparency" in bmp.stderr
+    assert not (workdir / "key.bmp").exists()
+
+
+def test_unkept_gamma_is_a_warning(workdir: Path, tiny_model_path: Path) -> None:
+    from PIL import PngImagePlugin
+
+    chunks = PngImagePlugin.PngInfo()
+    chunks.add(b"gAMA", (70000).to_bytes(4, "big"))
+    Image.open(workdir / "a.png").save(workdir / "gamma.png", pnginfo=chunks)
+    r = run("compress", "gamma.png", "--model", str(tiny_model_path), cwd=workdir)
+    assert r.returncode == 0 and "warning: its gamma (gAMA) is not kept" in r.stderr
+
+
+def test_help_lists_every_command_and_bench_takes_m(workdir: Path, tiny_model_path: Path) -> None:
+    top = run("--help", cwd=workdir).stdout.decode()
+    assert all(f"flowzip {c} " in top for c in ("compress", "decompress", "info", "bench", "train"))
+    assert "CPU cores to use" in run("compress", "--help", cwd=workdir).stdout.decode()
+    r = run("bench", "a.png", "-m", str(tiny_model_path), cwd=workdir)
+    assert r.returncode == 0 and "flowzip" in r.stdout.decode(), r.stderr
