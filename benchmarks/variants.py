@@ -43,8 +43,8 @@ SYNTHETIC_COLOURS = 1 << 14  # waterloo's RGB images with fewer colours are synt
 
 
 def dev_crops() -> list[torch.Tensor]:
-    """The photo dev set: central crops (up to 256x256, sides a multiple of 8) of every RGB image of CBSD68,
-    Set5 and Set14 and of waterloo's colour photos, each a tensor (1, 3, H, W)."""
+    """The photo dev set: central crops (up to 256x256, sides a multiple of 32, the stride of 5 levels) of every
+    RGB image of CBSD68, Set5 and Set14 and of waterloo's colour photos, each a tensor (1, 3, H, W)."""
     crops = []
     for folder in DEV_FOLDERS:
         for path in sorted((SHARED / folder).iterdir()):
@@ -54,7 +54,7 @@ def dev_crops() -> list[torch.Tensor]:
             if image.mode != "RGB" or (folder == "dev/waterloo" and image.getcolors(SYNTHETIC_COLOURS)):
                 continue
             a = np.array(image)
-            h, w = (min(DEV_CROP, s) // 8 * 8 for s in a.shape[:2])
+            h, w = (min(DEV_CROP, s) // 32 * 32 for s in a.shape[:2])
             top, left = (a.shape[0] - h) // 2, (a.shape[1] - w) // 2
             crop = np.ascontiguousarray(a[top : top + h, left : left + w])
             crops.append(torch.from_numpy(crop).permute(2, 0, 1)[None].float())
@@ -134,7 +134,8 @@ def main() -> None:
         if args.minutes:
             log_path = Path(cfg.out) / "log.jsonl"
             done = json.loads(log_path.read_text().splitlines()[-1])["seconds"] if log_path.exists() else 0.0
-            train(cfg, time_limit=max(0.0, args.minutes * 60 - done))
+            if done < args.minutes * 60:
+                train(cfg, time_limit=args.minutes * 60 - done)
         else:
             train(cfg, stop_at_step=args.steps)
         ck = torch.load(Path(cfg.out) / "checkpoint.pt", weights_only=True)
