@@ -1,6 +1,7 @@
 """compress / decompress: image -> tiles -> integer flow -> latents -> ANS -> container, and back.
 
-RGB (and the RGB of RGBA) goes through the flow, tile by tile on a fixed grid (``flowzip.flow_tiles``); grey,
+RGB (and the RGB of RGBA) is coded tile by tile on a fixed grid, each tile by the flow or the classical coder
+(``flowzip.tiles``); grey,
 alpha, palette-index and bilevel planes go through ``flowzip.planes``. Each is imported only for an image that
 needs it (PyTorch and numba take a second or two to load: a grey image needs no flow, a header no coder). A
 CRC-32 of the pixels is checked after decoding, so a decode that is not exact fails loudly instead of
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ from flowzip.container import (
     MIN_TILE_LOG2,
     MODEL_ID_BYTES,
     MODES,
+    TILE_TOOLS,
     Header,
     Palette,
     covering_tile_log2,
@@ -132,6 +134,13 @@ def _to_image(p: _Pixels) -> Image.Image:
     return img
 
 
+def _palette_colours(palette: Palette) -> np.ndarray:
+    """The RGB colours of a palette's entries (N, 3), in index order."""
+    step = len(palette.mode)
+    data = np.frombuffer(palette.data[: len(palette.data) // step * step], dtype=np.uint8).reshape(-1, step)
+    return data[:, :3]
+
+
 def available_cores() -> int:
     """The CPU cores this process may run on (the default number of jobs)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -143,14 +152,18 @@ def compress(
     tile_size: int = DEFAULT_TILE_SIZE,
     progress: Progress | None = None,
     jobs: int | None = None,
+    tools: Collection[str] = TILE_TOOLS,
 ) -> bytes:
     """Compress an image losslessly; return the bytes of a .fzi file.
 
     ``image`` is a uint8 numpy array (H, W), (H, W, C) with C in 1..4, or a PIL image in mode RGB, RGBA, L,
     LA, P or 1. ``model`` is a shipped model's name or a model file's path; ``tile_size`` a power of two
     from 32 to 4096; ``progress(done, total)`` is called after each flow tile; ``jobs`` tiles are coded at
-    once (None: one per core). The bytes do not depend on ``jobs``.
+    once (None: one per core). The bytes do not depend on ``jobs``. ``tools`` are what each RGB tile may be
+    coded with, the shortest winning: "flow", "classical" (and always "raw"); name one to measure it alone.
     """
+    if not set(tools) <= set(TILE_TOOLS):
+        raise FlowzipError(f"unknown tools {sorted(set(tools) - set(TILE_TOOLS))}: choose from {TILE_TOOLS}")
     p = _from_input(image)
     height, width, _ = p.pixels.shape
     if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
@@ -162,13 +175,17 @@ def compress(
     _, flow_planes, _ = MODES[p.mode]
     sections, model_id = [], b""
     if flow_planes:
-        from flowzip.flow_tiles import encode_tiles
+        from flowzip.tiles import encode_tiles
 
         m = model if isinstance(model, Model) else load_model(model)
         model_id = m.weights_hash[:MODEL_ID_BYTES]
-        tiles = [p.pixels[rows, cols, :3] for rows, cols in tile_grid(height, width, tile_size)]
-        sections += encode_tiles(m, tiles, available_cores() if jobs is None else jobs, progress)
-    if p.pixels.shape[2] > flow_planes:
+        cores = available_cores() if jobs is None else jobs
+        tile_log2, sections = encode_tiles(m, p.pixels[:, :, :3], tile_log2, cores, progress, tools)
+    if p.mode == "P":
+        from flowzip.planes import encode_indices
+
+        sections.append(encode_indices(p.pixels[:, :, 0], _palette_colours(p.palette)))
+    elif p.pixels.shape[2] > flow_planes:
         from flowzip.planes import encode_plane
 
         sections += [encode_plane(p.pixels[:, :, c]) for c in range(flow_planes, p.pixels.shape[2])]
@@ -194,16 +211,20 @@ def _decode(
     _, flow_planes, extra_planes = MODES[header.mode]
     channels = flow_planes + extra_planes
     pixels = np.empty((header.height, header.width, channels), dtype=np.uint8)
-    tiles = header.flow_tiles()
+    tiles = header.rgb_tiles()
     if tiles:
-        from flowzip.flow_tiles import decode_tiles
+        from flowzip.tiles import decode_tiles
 
         m = find_model(header.model_id, model)
-        shapes = [(rows.stop - rows.start, cols.stop - cols.start) for rows, cols in tiles]
-        decoded = decode_tiles(m, sections[: len(tiles)], shapes, available_cores() if jobs is None else jobs, progress)
+        cores = available_cores() if jobs is None else jobs
+        decoded = decode_tiles(m, sections[: len(tiles)], tiles, header.version, cores, progress)
         for (rows, cols), rgb in zip(tiles, decoded, strict=True):
             pixels[rows, cols, :3] = rgb
-    if extra_planes:
+    if header.mode == "P" and header.version > 1:
+        from flowzip.planes import decode_indices
+
+        pixels[:, :, 0] = decode_indices(sections[0], header.height, header.width, _palette_colours(header.palette))
+    elif extra_planes:
         from flowzip.planes import decode_plane
 
         for c, section in zip(range(flow_planes, channels), sections[len(tiles) :], strict=True):
@@ -255,12 +276,12 @@ def model_code_length(
     image: ImageLike, model: str | Model = DEFAULT_MODEL, tile_size: int = DEFAULT_TILE_SIZE
 ) -> float:
     """The model's code length of an image's RGB pixels in bits: -log2 of their probability under the flow,
-    tile by tile as ``compress`` codes them (padding included). A file's flow sections are this plus the
+    tile by tile as ``compress`` codes them (padding included). A tile coded by the flow costs this plus the
     coder's small overhead; divide by ``H * W * 3`` for bits per subpixel."""
     p = _from_input(image)
     if not MODES[p.mode][1]:
         raise FlowzipError(f"a {p.mode} image is not coded by the flow; only RGB and RGBA are")
-    from flowzip.flow_tiles import tile_code_length
+    from flowzip.tiles import tile_code_length
 
     m = model if isinstance(model, Model) else load_model(model)
     return sum(

@@ -25,6 +25,8 @@ DEFAULT_MAX_PIXELS = 1 << 28  # the decoder's default limit, like Pillow's decom
 # above 1 - 2046 / 2**24 (at least 1.76e-4 bits each), and LZMA2 stays below 7,000 bytes per byte.
 FLOW_SYMBOLS_PER_BYTE, FLOW_SYMBOLS_SLACK = 46_000, 1 << 19
 PLANE_PIXELS_PER_BYTE, PLANE_BYTES_SLACK = 1 << 15, 64
+# format 2: the first byte of an RGB tile's section says how it is coded, by its index here (flowzip.tiles)
+TILE_TOOLS = ("raw", "flow", "classical")
 
 # mode -> (code, planes coded by the flow, extra planes); order of codes is part of the format
 MODES = {"RGB": (0, 3, 0), "RGBA": (1, 3, 1), "L": (2, 0, 1), "LA": (3, 0, 2), "P": (4, 0, 1), "1": (5, 0, 1)}
@@ -64,6 +66,7 @@ class Header:
     icc_profile: bytes | None = None
     palette: Palette | None = None
     colour_key: tuple[int, ...] | None = None  # the one colour shown transparent (RGB, L and 1 images)
+    version: int = FORMAT_VERSION  # of the file read; a written file is always FORMAT_VERSION
 
     @property
     def tile_size(self) -> int:
@@ -82,8 +85,8 @@ class Header:
         _, flow_planes, extra_planes = MODES[self.mode]
         return (rows * cols if flow_planes else 0) + extra_planes
 
-    def flow_tiles(self) -> list[tuple[slice, slice]]:
-        """The (rows, columns) of every flow tile, in section order; none for modes without RGB."""
+    def rgb_tiles(self) -> list[tuple[slice, slice]]:
+        """The (rows, columns) of every RGB tile, in section order; none for modes without RGB."""
         return tile_grid(self.height, self.width, self.tile_size) if MODES[self.mode][1] else []
 
 
@@ -240,7 +243,7 @@ def read_container(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> 
         else None
     )
     checksum = int.from_bytes(r.take(4, "checksum"), "little")
-    header = Header(width, height, mode, kind, tile_log2, checksum, model_id, icc, palette, colour_key)
+    header = Header(width, height, mode, kind, tile_log2, checksum, model_id, icc, palette, colour_key, version)
     stored = header.section_count - (version == 1)  # format 1 leaves the last length implied
     if stored > len(data) - r.pos:  # each stored length takes at least one byte
         raise FlowzipError(f"truncated file ({header.section_count} sections cannot fit in {len(data)} bytes)")
@@ -259,10 +262,14 @@ def read_container(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> 
 
 
 def _check_section_sizes(header: Header, sections: list[bytes]) -> None:
-    tiles = header.flow_tiles()
+    """Refuse sections too short for what they claim to hold, by the densest code of their tool."""
+    tiles = header.rgb_tiles()
     for (rows, cols), section in zip(tiles, sections, strict=False):
         symbols = 3 * (rows.stop - rows.start) * (cols.stop - cols.start)
-        if symbols > FLOW_SYMBOLS_PER_BYTE * len(section) + FLOW_SYMBOLS_SLACK:
+        classical = header.version > 1 and section[:1] == bytes([TILE_TOOLS.index("classical")])
+        if classical and symbols > PLANE_PIXELS_PER_BYTE * (len(section) + PLANE_BYTES_SLACK):
+            raise FlowzipError(f"corrupt file: a {len(section)}-byte section cannot hold {symbols} subpixels")
+        if not classical and symbols > FLOW_SYMBOLS_PER_BYTE * len(section) + FLOW_SYMBOLS_SLACK:
             raise FlowzipError(f"corrupt file: a {len(section)}-byte section cannot hold {symbols} latents")
     for section in sections[len(tiles) :]:
         if header.width * header.height > PLANE_PIXELS_PER_BYTE * (len(section) + PLANE_BYTES_SLACK):

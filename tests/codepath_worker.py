@@ -43,7 +43,7 @@ def main() -> None:
 
         flowzip.exact.conv3x3 = conv2d
     if args.action == "encode":
-        data = flowzip.compress(np.load(args.source), model=args.model, tile_size=64, jobs=args.jobs)
+        data = flowzip.compress(np.load(args.source), model=args.model, tile_size=64, jobs=args.jobs, tools=("flow",))
         Path(args.target).write_bytes(data)
     else:
         np.save(args.target, flowzip.decompress(Path(args.source).read_bytes(), model=args.model, jobs=args.jobs))

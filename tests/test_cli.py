@@ -193,7 +193,8 @@ def test_usage_errors(workdir: Path) -> None:
 
 
 def test_info_reads_stdin_and_gives_sizes_as_width_x_height(workdir: Path, tiny_model_path: Path) -> None:
-    data = run("compress", "-c", "a.png", "--tile-size", "32", "--model", str(tiny_model_path), cwd=workdir).stdout
+    Image.fromarray(make_image("noise", 24, 40)).save(workdir / "noise.png")  # raw tiles, kept in their grid
+    data = run("compress", "-c", "noise.png", "--tile-size", "32", "--model", str(tiny_model_path), cwd=workdir).stdout
     info = run("info", "-", cwd=workdir, stdin=data)
     assert info.returncode == 0, info.stderr
     out = info.stdout.decode()

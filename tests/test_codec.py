@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 
 import flowzip
-from flowzip.container import read_container
+from flowzip.container import TILE_TOOLS, read_container
 from flowzip.errors import FlowzipError
-from flowzip.flow_tiles import encode_tile
+from flowzip.tiles import CLASSICAL, FLOW, RAW, encode_tile
 from flowzip.zoo import Model
 
 from conftest import make_image
@@ -21,6 +21,7 @@ from conftest import make_image
 CONTENTS = ["noise", "constant", "gradient", "photo"]
 SIZES = [(1, 1), (1, 7), (7, 1), (31, 33), (64, 64), (257, 129), (70, 200)]  # the last two cross 64-px tiles
 TILE = 64
+FLOW_ONLY = ("flow",)  # the small test model loses most tiles to the classical coder; this tests the flow
 
 
 def _assert_same_image(a: Image.Image, b: Image.Image) -> None:
@@ -36,12 +37,15 @@ def _pil(content: str, size: tuple[int, int], mode: str) -> Image.Image:
     return Image.fromarray(rgba, "RGBA").convert(mode)
 
 
+@pytest.mark.parametrize("tools", [FLOW_ONLY, TILE_TOOLS], ids=["flow", "all-tools"])
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "1"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("content", CONTENTS)
-def test_pil_round_trip(content: str, size: tuple[int, int], mode: str, tiny_model: Model) -> None:
+def test_pil_round_trip(
+    content: str, size: tuple[int, int], mode: str, tools: tuple[str, ...], tiny_model: Model
+) -> None:
     image = _pil(content, size, mode)
-    data = flowzip.compress(image, model=tiny_model, tile_size=TILE)
+    data = flowzip.compress(image, model=tiny_model, tile_size=TILE, tools=tools)
     _assert_same_image(image, flowzip.decompress(data, model=tiny_model))
 
 
@@ -123,7 +127,7 @@ def test_tile_coding_is_independent_of_neighbours(tiny_model: Model) -> None:
 def test_large_images_round_trip(tiny_model: Model) -> None:
     """Several tiles of a large RGB image with partial edge tiles, and a 3.6-megapixel grey image."""
     rgb = make_image("photo", 1030, 777)
-    data = flowzip.compress(rgb, model=tiny_model, tile_size=512)
+    data = flowzip.compress(rgb, model=tiny_model, tile_size=512, tools=FLOW_ONLY)
     assert flowzip.read_header(data).tile_grid == (3, 2)
     assert np.array_equal(flowzip.decompress(data, model=tiny_model), rgb)
     grey = make_image("gradient", 1700, 2100, channels=1)[:, :, 0]
@@ -137,9 +141,9 @@ def test_thread_count_does_not_change_the_file(tiny_model: Model) -> None:
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        one = flowzip.compress(image, model=tiny_model)
+        one = flowzip.compress(image, model=tiny_model, tools=FLOW_ONLY)
         torch.set_num_threads(2)
-        two = flowzip.compress(image, model=tiny_model)
+        two = flowzip.compress(image, model=tiny_model, tools=FLOW_ONLY)
         assert one == two
         torch.set_num_threads(1)
         assert np.array_equal(flowzip.decompress(two, model=tiny_model), image)
@@ -153,7 +157,7 @@ def test_parallel_tiles_give_the_same_file(tiny_model: Model) -> None:
 
     image = make_image("photo", 150, 100)
     threads = torch.get_num_threads()
-    files = [flowzip.compress(image, model=tiny_model, tile_size=32, jobs=jobs) for jobs in (1, 3)]
+    files = [flowzip.compress(image, model=tiny_model, tile_size=32, jobs=jobs, tools=FLOW_ONLY) for jobs in (1, 3)]
     assert files[0] == files[1]
     calls: list[tuple[int, int]] = []
     decoded = flowzip.decompress(files[1], model=tiny_model, jobs=3, progress=lambda *a: calls.append(a))
@@ -165,24 +169,50 @@ def test_parallel_tiles_give_the_same_file(tiny_model: Model) -> None:
 def test_photo_tiles_go_through_the_flow(tiny_model: Model) -> None:
     """The round trips above test the flow only if the test model codes photo content below 8 bits."""
     image = make_image("photo", 70, 200)
-    header, sections = read_container(flowzip.compress(image, model=tiny_model, tile_size=TILE))
-    raw = [3 * (r.stop - r.start) * (c.stop - c.start) for r, c in header.flow_tiles()]
-    assert all(len(s) < n for s, n in zip(sections, raw, strict=True))
+    header, sections = read_container(flowzip.compress(image, model=tiny_model, tile_size=TILE, tools=FLOW_ONLY))
+    assert [s[:1] for s in sections] == [FLOW] * len(header.rgb_tiles())
+
+
+def test_each_tile_gets_the_shortest_tool(tiny_model: Model) -> None:
+    """A drawing goes to the classical coder, noise is stored raw, and no tile is longer than any tool's."""
+    drawing = np.zeros((64, 128, 3), dtype=np.uint8)
+    drawing[10:30, 20:90] = (200, 30, 30)
+    drawing[:, 64:] = make_image("noise", 64, 64)
+    header, sections = read_container(flowzip.compress(drawing, model=tiny_model, tile_size=TILE))
+    assert [s[:1] for s in sections] == [CLASSICAL, RAW]
+    for (rows, cols), section in zip(header.rgb_tiles(), sections, strict=True):
+        for tool in ("flow", "classical"):
+            assert len(section) <= len(encode_tile(tiny_model, drawing[rows, cols], (tool,)))
+
+
+def test_the_classical_coder_takes_the_whole_image_when_that_is_shorter(tiny_model: Model) -> None:
+    """Repeats across tiles: one tile covering the image lets LZMA2 find them."""
+    motif = make_image("noise", 32, 32)
+    image = np.tile(motif, (3, 4, 1))
+    data = flowzip.compress(image, model=tiny_model, tile_size=32)
+    header, sections = read_container(data)
+    assert header.tile_size == 128 and len(sections) == 1 and sections[0][:1] == CLASSICAL
+    assert len(data) < 1.2 * motif.size and np.array_equal(flowzip.decompress(data, model=tiny_model), image)
 
 
 def test_incompressible_tiles_are_stored(tiny_model: Model) -> None:
-    """Noise costs the flow more than 8 bits per subpixel; such tiles are stored raw, so files barely grow."""
+    """Noise costs the flow more than 8 bits per subpixel; such tiles are stored raw, so files barely grow:
+    by a 15-byte header, and per tile its length (2 bytes here) and its tool byte."""
     noise = make_image("noise", 64, 96)
     data = flowzip.compress(noise, model=tiny_model, tile_size=64)
-    assert len(data) <= noise.size + 20
-    assert [len(s) for s in read_container(data)[1]] == [64 * 64 * 3, 64 * 32 * 3]
+    assert len(data) <= noise.size + 15 + 2 * 3
+    assert [len(s) for s in read_container(data)[1]] == [64 * 64 * 3 + 1, 64 * 32 * 3 + 1]
     assert np.array_equal(flowzip.decompress(data, model=tiny_model), noise)
 
 
 def test_progress_is_reported_per_tile(tiny_model: Model) -> None:
     calls: list[tuple[int, int]] = []
     data = flowzip.compress(
-        make_image("photo", 40, 70), model=tiny_model, tile_size=32, progress=lambda *a: calls.append(a)
+        make_image("photo", 40, 70),
+        model=tiny_model,
+        tile_size=32,
+        progress=lambda *a: calls.append(a),
+        tools=FLOW_ONLY,
     )
     assert calls == [(k, 6) for k in range(1, 7)]
     calls.clear()
@@ -216,22 +246,21 @@ def test_what_is_not_kept_is_named_in_a_warning(tiny_model: Model) -> None:
         flowzip.compress(quiet, model=tiny_model)  # nothing lost, nothing said
 
 
-def test_one_job_codes_on_one_thread(tiny_model: Model, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``jobs=1`` means one core, whatever PyTorch's default thread count (a busy machine pays dearly)."""
-    from flowzip import flow_tiles
+def test_tiles_are_coded_on_one_thread_each(tiny_model: Model, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``jobs`` is the number of cores: tiles in parallel, each on one thread, whatever PyTorch's default
+    thread count (on a busy machine its intra-op threads cost far more than they give)."""
+    from flowzip import tiles
 
     seen = []
-    real = flow_tiles.encode_tile
-    monkeypatch.setattr(flow_tiles, "encode_tile", lambda m, t: seen.append(torch.get_num_threads()) or real(m, t))
+    real = tiles.encode_tile
+    monkeypatch.setattr(tiles, "encode_tile", lambda *a: seen.append(torch.get_num_threads()) or real(*a))
     before = torch.get_num_threads()
     torch.set_num_threads(4)
     try:
-        flowzip.compress(make_image("photo", 64, 64), model=tiny_model, tile_size=32, jobs=1)
-        flowzip.compress(make_image("photo", 32, 32), model=tiny_model, jobs=1)
-        assert seen == [1] * 5
-        seen.clear()
-        flowzip.compress(make_image("photo", 32, 32), model=tiny_model, jobs=3)  # one tile: its ops get 3
-        assert seen == [3]
+        for jobs in (1, 3):
+            flowzip.compress(make_image("photo", 64, 64), model=tiny_model, tile_size=32, jobs=jobs)
+            flowzip.compress(make_image("photo", 32, 32), model=tiny_model, jobs=jobs)
+        assert seen == [1] * 10
         assert torch.get_num_threads() == 4, "the caller's setting is restored"
     finally:
         torch.set_num_threads(before)

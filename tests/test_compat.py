@@ -11,6 +11,7 @@ import pytest
 
 import flowzip
 from flowzip.container import read_container
+from flowzip.tiles import CLASSICAL, FLOW
 
 CORPUS = Path(__file__).resolve().parent / "compat"
 CASES = [
@@ -36,11 +37,15 @@ def test_corpus_decodes(version: str, name: str, spec: dict) -> None:
         assert t == spec["transparency"]
 
 
-def test_corpus_exercises_the_flow() -> None:
-    """Every RGB file but the 1x1 one has tiles coded by the flow, not stored raw."""
+def test_corpus_exercises_every_tool() -> None:
+    """Every RGB file has tiles coded by the flow (format 1: not stored raw; 2: its tool byte), but the 1x1 one
+    and the classical ones, whose tiles the classical coder codes."""
     for path in sorted(CORPUS.glob("v*/*.fzi")):
         header, sections = read_container(path.read_bytes())
-        tiles = header.flow_tiles()
-        if tiles and path.name != "noise-1x1.fzi":
+        tiles = header.rgb_tiles()
+        if path.name.startswith("classical"):
+            assert all(s[:1] == CLASSICAL for s in sections[: len(tiles)]), path.name
+        elif tiles and path.name != "noise-1x1.fzi":
             raw = [3 * (r.stop - r.start) * (c.stop - c.start) for r, c in tiles]
-            assert any(len(s) != n for s, n in zip(sections, raw, strict=False)), path.name
+            flow = [s[:1] == FLOW if header.version > 1 else len(s) != n for s, n in zip(sections, raw, strict=False)]
+            assert any(flow), path.name

@@ -12,7 +12,7 @@ from PIL import Image
 
 import flowzip
 from flowzip.errors import FlowzipError
-from flowzip.flow_tiles import encode_tile
+from flowzip.tiles import flow_stream
 from flowzip.zoo import DEFAULT_MODEL, load_model, load_model_file, shipped_model_hashes
 
 from conftest import shared_data
@@ -32,7 +32,7 @@ def _rate_overhead(crop: np.ndarray) -> float:
     x = torch.from_numpy(crop.copy()).permute(2, 0, 1)[None].to(torch.float64)
     with torch.no_grad():
         model_bits = model.flow.code_length_bits(x).item()
-    return 8 * len(encode_tile(model, crop)) / model_bits - 1
+    return 8 * len(flow_stream(model, crop)) / model_bits - 1
 
 
 @pytest.mark.parametrize("name", flowzip.shipped_model_names())

@@ -23,7 +23,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import flowzip
-from flowzip.container import FORMAT_VERSION
+from flowzip.container import FORMAT_VERSION, TILE_TOOLS
 from flowzip.zoo import load_model_file
 
 from conftest import make_image
@@ -45,6 +45,9 @@ def main() -> None:
     palette.info["transparency"] = 4
     with_icc = Image.fromarray(rgba[:, :, :3])
     with_icc.info["icc_profile"] = b"compatibility test profile bytes"
+    drawing = np.zeros((40, 70, 3), dtype=np.uint8)
+    drawing[5:30, 10:60] = (200, 30, 30)
+    drawing[20:, 30:] = (10, 200, 90)
     cases = {
         "rgb-tiles.fzi": (Image.fromarray(rgba[:, :, :3]), 32),
         "rgba.fzi": (Image.fromarray(rgba, "RGBA"), 64),
@@ -59,10 +62,14 @@ def main() -> None:
         "rgb-colour-key.fzi": (_with_transparency(Image.fromarray(rgba[:, :, :3]), (12, 200, 7)), 32),
         "grey-colour-key.fzi": (_with_transparency(Image.fromarray(rgba[:, :, 0]), 77), 256),
         "bilevel-colour-key.fzi": (_with_transparency(Image.fromarray(rgba[:, :, 0] > 128), 255), 256),
+        "classical-palette.fzi": (drawing, 32),
+        "classical-predicted.fzi": (make_image("gradient", 50, 70), 32),
     }
     manifest = {}
     for name, (image, tile) in cases.items():
-        data = flowzip.compress(image, model=model, tile_size=tile)
+        # the test model loses most tiles to the classical coder: but for the classical cases, code with the flow
+        tools = TILE_TOOLS if name.startswith("classical") else ("flow",)
+        data = flowzip.compress(image, model=model, tile_size=tile, tools=tools)
         (HERE / name).write_bytes(data)
         out = flowzip.decompress(data, model=model)
         pixels = np.asarray(out)
