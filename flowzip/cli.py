@@ -481,20 +481,29 @@ _KIND_NAMES = {"image": "a PIL image", "array": "a numpy array (H, W, C)", "arra
     help="Also code every image with these, comma-separated: png, webp, jpegls, jxl (effort 7), jxl-eN.",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N images.")
+@click.option("--native", is_flag=True, help="Keep each image's mode (L, P, 1, RGBA...) instead of converting to RGB.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write every number to this file.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing --json file.")
 def bench_cmd(
-    paths: tuple[str, ...], model: str, compare: str, limit: int | None, json_path: Path | None, force: bool
+    paths: tuple[str, ...],
+    model: str,
+    compare: str,
+    limit: int | None,
+    native: bool,
+    json_path: Path | None,
+    force: bool,
 ) -> None:
-    """Measure a model on PATHS: folders of images (converted to RGB) or .npy uint8 arrays (N, H, W, 3).
+    """Measure flowzip on PATHS: folders of images (converted to RGB, or with --native as they are) or .npy
+    uint8 arrays (N, H, W, 3).
 
-    For each image: the model's bits per dimension (-log2 likelihood / subpixels), the size of a complete
-    .fzi file, encode and decode time, and a pixel-for-pixel check of the decode; with --compare, the same for
-    classical codecs (jpegls and jxl need the optional imagecodecs package). Prints a markdown table of the
-    totals (total bits / total subpixels).
+    For each image: the flow's bits per dimension (-log2 likelihood / subpixels, for images with RGB), the
+    size of a complete .fzi file, encode and decode time, and a pixel-for-pixel check of the decode; with
+    --compare, the same for classical codecs (jpegls and jxl need the optional imagecodecs package). Prints a
+    markdown table of the totals (total bits / total subpixels) and, beside PNG, flowzip's worst ratio to it.
 
     \b
     flowzip bench ../shared/data/dev/cbsd68 --compare png,webp,jxl
+    flowzip bench ../shared/data/dev/waterloo --native --compare png,webp
     flowzip bench cifar10-test.npy --limit 1000 --json cifar.json
     """
     from flowzip.bench import bench, classical_codec, dataset_images
@@ -505,7 +514,7 @@ def bench_cmd(
             raise FlowzipError(f"{json_path} already exists (use -f to overwrite)")
         codecs = [classical_codec(name.strip()) for name in compare.split(",") if name.strip()]
         m = load_model(model)
-        count, images = dataset_images(list(paths), limit)
+        count, images = dataset_images(list(paths), limit, native)
         with tqdm(total=count, unit="image", file=sys.stderr, disable=None, leave=False) as bar:
 
             def progress(result) -> None:
