@@ -97,14 +97,22 @@ def _encode_predicted(pixels: np.ndarray, best: tuple[float, int, np.ndarray] | 
     if method != 0 and (pixels.shape[2] == 1 or mostly_zero):
         raw = bytes([0]) + _lzma(pixels.tobytes(), pixels.size)
         coded = min(coded, raw, key=len)
-    return coded
+    out = np.empty(len(coded) - 1, dtype=np.uint8)  # the context coder gives up where it would be longer
+    written = _context_code(pixels, out, False)
+    return bytes([CONTEXT_METHOD]) + out[:written].tobytes() if written >= 0 else coded
 
 
 def _decode_predicted(data: bytes, height: int, width: int, channels: int) -> np.ndarray:
     """The inverse of ``_encode_predicted``; never produces more than ``height * width * channels`` bytes."""
     size = height * width * channels
-    if not data or data[0] >= len(PREDICTORS):
+    if not data or data[0] > CONTEXT_METHOD:
         raise FlowzipError("corrupt file: invalid predictor")
+    if data[0] == CONTEXT_METHOD:
+        pixels = np.empty((height, width, channels), dtype=np.uint8)
+        stream = np.frombuffer(data, dtype=np.uint8)[1:].copy()  # writable: one compiled signature for both ways
+        if _context_code(pixels, stream, True) != len(stream):
+            raise FlowzipError("corrupt plane data (context-coded data of the wrong length)")
+        return pixels
     try:
         dec = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_lzma_filters(size))
         raw = dec.decompress(data[1:], max_length=size)
@@ -198,3 +206,192 @@ def decode_rgb(data: bytes, height: int, width: int) -> np.ndarray:
         return palette[indices]
     pixels = _decode_predicted(data[1:], height, width, 3)
     return _subtract_green(pixels, 1) if data[0] == 1 else pixels
+
+
+# The context coder: the median edge detector's prediction, corrected by the mean error seen in its context (as
+# in LOCO-I), and the residual coded bit by bit with an adaptive binary range coder (LZMA's) under contexts of
+# local activity. The layout and the model are specified in docs/format.md ("Context-coded data").
+CONTEXT_METHOD = len(PREDICTORS)  # the predictor byte of context-coded data
+_PROB_BITS = 11
+_PROB_ONE = 1 << _PROB_BITS
+_ADAPT_SHIFT = 5
+_TOP = 1 << 24
+_ACTIVITY_CONTEXTS = 24
+_BITS_PER_CONTEXT = 1 + 7 + 8 * 8  # zero flag, the unary length (7), the mantissa bits (by length, position)
+_SHAPES = 27  # signs of three gradients
+_BIAS_LIMIT = 128  # the error sums of a context are halved when it has seen this many
+
+
+@njit(nogil=True)
+def _context_model(pixels: np.ndarray, i: int, j: int, k: int, errors: np.ndarray) -> tuple[int, int, int]:
+    """(prediction before bias correction, activity context, bias context) of pixel (i, j) in channel k."""
+    w = pixels.shape[1]
+    a = np.int32(pixels[i, j - 1, k]) if j > 0 else np.int32(pixels[i - 1, j, k]) if i > 0 else np.int32(0)
+    b = np.int32(pixels[i - 1, j, k]) if i > 0 else a
+    c = np.int32(pixels[i - 1, j - 1, k]) if i > 0 and j > 0 else b
+    d = np.int32(pixels[i - 1, j + 1, k]) if i > 0 and j + 1 < w else b
+    pred = min(a, b) if c >= max(a, b) else (max(a, b) if c <= min(a, b) else a + b - c)
+    ew = errors[i, j - 1, k] if j > 0 else 0
+    en = errors[i - 1, j, k] if i > 0 else 0
+    activity = abs(a - c) + abs(b - c) + abs(d - b) + ew + en
+    length = 0
+    while activity >> length:
+        length += 1
+    # half-octave steps: the bit length and the bit below the top one
+    ctx = 2 * length - 1 + ((activity >> (length - 2)) & 1) if length >= 2 else length
+    # the bias context adds the shape of the neighbourhood: the signs of three gradients
+    shape = 9 * _sign3(b - c) + 3 * _sign3(a - c) + _sign3(d - b)
+    ctx = min(ctx, _ACTIVITY_CONTEXTS - 1)
+    return pred, ctx, ctx * _SHAPES + shape
+
+
+@njit(nogil=True)
+def _sign3(x: int) -> int:
+    return 0 if x < 0 else (1 if x == 0 else 2)
+
+
+@njit(nogil=True)
+def _bias(sums: np.ndarray, counts: np.ndarray, k: int, ctx: int) -> int:
+    """The mean error of a context so far, rounded down (exact integer arithmetic on both sides)."""
+    n = counts[k, ctx]
+    return 0 if n == 0 else (2 * sums[k, ctx] + n) // (2 * n)
+
+
+@njit(nogil=True)
+def _learn(sums: np.ndarray, counts: np.ndarray, errors: np.ndarray, i: int, j: int, k: int, ctx: int, e: int) -> None:
+    sums[k, ctx] += e
+    counts[k, ctx] += 1
+    if counts[k, ctx] >= _BIAS_LIMIT:
+        sums[k, ctx] >>= 1  # arithmetic shift: rounds towards minus infinity on both sides
+        counts[k, ctx] >>= 1
+    errors[i, j, k] = abs(e)
+
+
+@njit(nogil=True)
+def _shift_low(state: np.ndarray, out: np.ndarray) -> bool:
+    """LZMA's ShiftLow: move the top byte of ``low`` out, settling a carry; False if ``out`` is full.
+
+    ``state`` is (low, range, cache, cache size, bytes written).
+    """
+    low = state[0]
+    if low < 0xFF000000 or low >= 1 << 32:
+        carry, temp = low >> 32, state[2]
+        while True:
+            if state[4] >= len(out):
+                return False
+            out[state[4]] = (temp + carry) & 0xFF
+            state[4] += 1
+            temp = 0xFF
+            state[3] -= 1
+            if state[3] == 0:
+                break
+        state[2] = (low >> 24) & 0xFF
+    state[3] += 1
+    state[0] = (low & 0x00FFFFFF) << 8
+    return True
+
+
+@njit(nogil=True)
+def _encode_bit(state: np.ndarray, out: np.ndarray, probs: np.ndarray, slot: int, bit: int) -> bool:
+    """Code one bit under the adaptive probability ``probs[slot]`` (of a 0, in 1/2048), then adapt it."""
+    prob = probs[slot]
+    bound = (state[1] >> _PROB_BITS) * prob
+    if bit == 0:
+        state[1] = bound
+        probs[slot] = prob + ((_PROB_ONE - prob) >> _ADAPT_SHIFT)
+    else:
+        state[0] += bound
+        state[1] -= bound
+        probs[slot] = prob - (prob >> _ADAPT_SHIFT)
+    while state[1] < _TOP:
+        state[1] <<= 8
+        if not _shift_low(state, out):
+            return False
+    return True
+
+
+@njit(nogil=True)
+def _decode_bit(state: np.ndarray, data: np.ndarray, probs: np.ndarray, slot: int) -> int:
+    """The mirror of ``_encode_bit``; ``state`` is (code, range, bytes read). Past the end, data reads as 0."""
+    prob = probs[slot]
+    bound = (state[1] >> _PROB_BITS) * prob
+    if state[0] < bound:
+        state[1] = bound
+        probs[slot] = prob + ((_PROB_ONE - prob) >> _ADAPT_SHIFT)
+        bit = 0
+    else:
+        state[0] -= bound
+        state[1] -= bound
+        probs[slot] = prob - (prob >> _ADAPT_SHIFT)
+        bit = 1
+    while state[1] < _TOP:
+        state[1] <<= 8
+        state[0] = ((state[0] << 8) | (data[state[2]] if state[2] < len(data) else 0)) & 0xFFFFFFFF
+        state[2] += 1
+    return bit
+
+
+@njit(nogil=True)
+def _unary_slots(length: int) -> int:
+    return min(length + 1, 7)  # the lengths 0..6 end with a 0 bit; 7, the longest, needs none
+
+
+@njit(nogil=True)
+def _context_code(pixels: np.ndarray, data: np.ndarray, undo: bool) -> int:
+    """Forward: code ``pixels`` (H, W, C) into ``data``; return the bytes written, or -1 if ``data`` is too
+    short. Undo: decode ``data`` into ``pixels``; return the bytes read."""
+    h, w, channels = pixels.shape
+    probs = np.full((channels, _ACTIVITY_CONTEXTS, _BITS_PER_CONTEXT), _PROB_ONE // 2, dtype=np.int64)
+    sign_probs = np.full((channels, _ACTIVITY_CONTEXTS * _SHAPES, 1), _PROB_ONE // 2, dtype=np.int64)
+    sums = np.zeros((channels, _ACTIVITY_CONTEXTS * _SHAPES), dtype=np.int64)
+    counts = np.zeros((channels, _ACTIVITY_CONTEXTS * _SHAPES), dtype=np.int64)
+    errors = np.zeros((h, w, channels), dtype=np.int32)
+    if undo:
+        state = np.zeros(3, dtype=np.int64)
+        state[1] = 0xFFFFFFFF
+        for _ in range(5):  # the first byte is always 0, as in LZMA
+            state[0] = ((state[0] << 8) | (data[state[2]] if state[2] < len(data) else 0)) & 0xFFFFFFFF
+            state[2] += 1
+    else:
+        state = np.zeros(5, dtype=np.int64)
+        state[1], state[3] = 0xFFFFFFFF, 1
+    for i in range(h):
+        for j in range(w):
+            for k in range(channels):
+                pred, ctx, bias_ctx = _context_model(pixels, i, j, k, errors)
+                p = (pred + _bias(sums, counts, k, bias_ctx)) & 255
+                bits = probs[k, ctx]
+                if undo:
+                    m = _decode_bit(state, data, bits, 0)
+                    if m:
+                        negative = _decode_bit(state, data, sign_probs[k, bias_ctx], 0)
+                        length = 0
+                        while length < 7 and _decode_bit(state, data, bits, 1 + length):
+                            length += 1
+                        for q in range(length):
+                            m = (m << 1) | _decode_bit(state, data, bits, 8 + 8 * length + q)
+                        m = -m if negative else m
+                    e = m
+                    pixels[i, j, k] = (p + e) & 255
+                else:
+                    e = ((np.int32(pixels[i, j, k]) - p + 128) & 255) - 128
+                    m = abs(e)
+                    ok = _encode_bit(state, data, bits, 0, int(m != 0))
+                    if m:
+                        length = 0
+                        while m >> (length + 1):
+                            length += 1
+                        ok &= _encode_bit(state, data, sign_probs[k, bias_ctx], 0, int(e < 0))
+                        for t in range(_unary_slots(length)):
+                            ok &= _encode_bit(state, data, bits, 1 + t, int(t < length))
+                        for q in range(length):
+                            ok &= _encode_bit(state, data, bits, 8 + 8 * length + q, (m >> (length - 1 - q)) & 1)
+                    if not ok:
+                        return -1
+                _learn(sums, counts, errors, i, j, k, bias_ctx, e)
+    if undo:
+        return state[2]
+    for _ in range(5):  # flush
+        if not _shift_low(state, data):
+            return -1
+    return state[4]

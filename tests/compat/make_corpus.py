@@ -63,7 +63,8 @@ def main() -> None:
         "grey-colour-key.fzi": (_with_transparency(Image.fromarray(rgba[:, :, 0]), 77), 256),
         "bilevel-colour-key.fzi": (_with_transparency(Image.fromarray(rgba[:, :, 0] > 128), 255), 256),
         "classical-palette.fzi": (drawing, 32),
-        "classical-predicted.fzi": (make_image("gradient", 50, 70), 32),
+        "classical-few-colours.fzi": (make_image("gradient", 50, 70), 32),
+        "classical-many-colours.fzi": (make_image("photo", 40, 60, seed=5), 64),
     }
     manifest = {}
     for name, (image, tile) in cases.items():
