@@ -175,8 +175,13 @@ def _subtract_green(rgb: np.ndarray, sign: int) -> np.ndarray:
 
 def encode_rgb(rgb: np.ndarray) -> bytes:
     """Code an RGB array (H, W, 3): a transform byte (``TRANSFORMS``), the palette for the palette transform
-    (entry count - 1, then R G B per entry, darkest first), then ``_encode_predicted`` of what it gives."""
+    (entry count - 1, then R G B per entry, darkest first), then ``_encode_predicted`` of what it gives. The
+    palette is tried where there are at most 256 colours, beside the better of the other two (on a small
+    image a palette can cost more than it saves)."""
     rgb = np.array(rgb, dtype=np.uint8)
+    options = [(_best_prediction(a), t, a) for t, a in ((0, rgb), (1, _subtract_green(rgb, -1)))]
+    best, transform, pixels = min(options, key=lambda o: o[0][0])
+    coded = bytes([transform]) + _encode_predicted(pixels, best)
     packed = (rgb[:, :, 0].astype(np.int32) << 16) | (rgb[:, :, 1].astype(np.int32) << 8) | rgb[:, :, 2]
     colours, indices = np.unique(packed, return_inverse=True)
     if len(colours) <= MAX_PALETTE:
@@ -186,10 +191,8 @@ def encode_rgb(rgb: np.ndarray) -> bytes:
         rank[order] = np.arange(len(order))
         plane = rank[indices.reshape(packed.shape)].astype(np.uint8)[:, :, None]
         header = bytes([2, len(colours) - 1]) + palette[order].tobytes()
-        return header + _encode_predicted(np.ascontiguousarray(plane))
-    options = [(_best_prediction(a), t, a) for t, a in ((0, rgb), (1, _subtract_green(rgb, -1)))]
-    best, transform, pixels = min(options, key=lambda o: o[0][0])
-    return bytes([transform]) + _encode_predicted(pixels, best)
+        coded = min(coded, header + _encode_predicted(np.ascontiguousarray(plane)), key=len)
+    return coded
 
 
 def decode_rgb(data: bytes, height: int, width: int) -> np.ndarray:
