@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -40,9 +41,11 @@ from flowzip.container import (
 from flowzip.errors import FlowzipError, FlowzipWarning
 from flowzip.zoo import DEFAULT_MODEL, Model, find_model, load_model
 
+if TYPE_CHECKING:
+    from flowzip.tiles import Progress
+
 DEFAULT_TILE_SIZE = 256
 ImageLike = np.ndarray | Image.Image
-Progress = Callable[[int, int], None]  # called with (tiles done, tiles in all) after each flow tile
 _ARRAY_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # channels -> mode, for numpy input
 EXIF_ORIENTATION = 0x0112
 

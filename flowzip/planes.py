@@ -1,4 +1,4 @@
-"""The classical coder: causal prediction and LZMA2, for what the flow does not model or models badly.
+"""The classical coder: causal prediction, LZMA2 or a context coder, for what the flow does not model well.
 
 Planes the flow never sees (grey, alpha, palette indices, bilevel) and RGB tiles that are not photographs
 (drawings, text, few colours) are predicted pixel by pixel from their causal neighbours with one predictor for
@@ -7,7 +7,8 @@ on the pixels themselves, as on synthetic content), and the residuals (mod 256, 
 compressed with raw LZMA2 (no container, so tiny arrays stay tiny) with a dictionary no larger than the array.
 An RGB tile may first be transformed: green subtracted from red and blue, or, with at most 256 colours,
 replaced by indices into its palette. Encoding and decoding run the same predictor loop (``_filter``), in
-opposite directions. Section layouts are in ``docs/format.md``.
+opposite directions. Beside LZMA2, a context coder (below) codes the median edge detector's residuals under
+adaptive probabilities; the shorter is kept. Section layouts are in ``docs/format.md``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,22 @@ MAX_PALETTE = 256
 
 
 @njit(nogil=True)  # tiles are coded on threads
+def _neighbours(pixels: np.ndarray, i: int, j: int, k: int) -> tuple[int, int, int]:
+    """(left, above, above left) of pixel (i, j) in channel k; outside the image, the left is the pixel above
+    (0 for the first pixel), the above is the left, the above left is the above."""
+    a = np.int32(pixels[i, j - 1, k]) if j > 0 else np.int32(pixels[i - 1, j, k]) if i > 0 else np.int32(0)
+    b = np.int32(pixels[i - 1, j, k]) if i > 0 else a
+    c = np.int32(pixels[i - 1, j - 1, k]) if i > 0 and j > 0 else b
+    return a, b, c
+
+
+@njit(nogil=True)
+def _median_edge(a: int, b: int, c: int) -> int:
+    """The median edge detector of LOCO-I / JPEG-LS."""
+    return min(a, b) if c >= max(a, b) else (max(a, b) if c <= min(a, b) else a + b - c)
+
+
+@njit(nogil=True)
 def _filter(pixels: np.ndarray, residual: np.ndarray, method: int, undo: bool) -> None:
     """Forward: residual = pixels - prediction. Undo: pixels = residual + prediction (all mod 256).
 
@@ -43,9 +60,7 @@ def _filter(pixels: np.ndarray, residual: np.ndarray, method: int, undo: bool) -
     for i in range(h):
         for j in range(w):
             for k in range(channels):
-                a = np.int32(pixels[i, j - 1, k]) if j > 0 else np.int32(pixels[i - 1, j, k]) if i > 0 else np.int32(0)
-                b = np.int32(pixels[i - 1, j, k]) if i > 0 else a
-                c = np.int32(pixels[i - 1, j - 1, k]) if i > 0 and j > 0 else b
+                a, b, c = _neighbours(pixels, i, j, k)
                 if method == 0:
                     p = np.int32(0)
                 elif method == 1:
@@ -55,8 +70,8 @@ def _filter(pixels: np.ndarray, residual: np.ndarray, method: int, undo: bool) -
                 elif method == 3:  # Paeth (PNG)
                     pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
                     p = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-                else:  # median edge detector (LOCO-I / JPEG-LS)
-                    p = min(a, b) if c >= max(a, b) else (max(a, b) if c <= min(a, b) else a + b - c)
+                else:
+                    p = _median_edge(a, b, c)
                 if undo:
                     pixels[i, j, k] = (np.int32(residual[i, j, k]) + p) & 255
                 else:
@@ -186,11 +201,8 @@ def encode_rgb(rgb: np.ndarray) -> bytes:
     colours, indices = np.unique(packed, return_inverse=True)
     if len(colours) <= MAX_PALETTE:
         palette = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], axis=1).astype(np.uint8)
-        order = luminance_order(palette)
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        plane = rank[indices.reshape(packed.shape)].astype(np.uint8)[:, :, None]
-        header = bytes([2, len(colours) - 1]) + palette[order].tobytes()
+        plane = _ranks(palette)[indices.reshape(packed.shape)][:, :, None]
+        header = bytes([2, len(colours) - 1]) + palette[luminance_order(palette)].tobytes()
         coded = min(coded, header + _encode_predicted(np.ascontiguousarray(plane)), key=len)
     return coded
 
@@ -228,12 +240,9 @@ _BIAS_LIMIT = 128  # the error sums of a context are halved when it has seen thi
 @njit(nogil=True)
 def _context_model(pixels: np.ndarray, i: int, j: int, k: int, errors: np.ndarray) -> tuple[int, int, int]:
     """(prediction before bias correction, activity context, bias context) of pixel (i, j) in channel k."""
-    w = pixels.shape[1]
-    a = np.int32(pixels[i, j - 1, k]) if j > 0 else np.int32(pixels[i - 1, j, k]) if i > 0 else np.int32(0)
-    b = np.int32(pixels[i - 1, j, k]) if i > 0 else a
-    c = np.int32(pixels[i - 1, j - 1, k]) if i > 0 and j > 0 else b
-    d = np.int32(pixels[i - 1, j + 1, k]) if i > 0 and j + 1 < w else b
-    pred = min(a, b) if c >= max(a, b) else (max(a, b) if c <= min(a, b) else a + b - c)
+    a, b, c = _neighbours(pixels, i, j, k)
+    d = np.int32(pixels[i - 1, j + 1, k]) if i > 0 and j + 1 < pixels.shape[1] else b
+    pred = _median_edge(a, b, c)
     ew = errors[i, j - 1, k] if j > 0 else 0
     en = errors[i - 1, j, k] if i > 0 else 0
     activity = abs(a - c) + abs(b - c) + abs(d - b) + ew + en
@@ -255,7 +264,7 @@ def _sign3(x: int) -> int:
 
 @njit(nogil=True)
 def _bias(sums: np.ndarray, counts: np.ndarray, k: int, ctx: int) -> int:
-    """The mean error of a context so far, rounded down (exact integer arithmetic on both sides)."""
+    """The mean error of a context so far, rounded to nearest (exact integer arithmetic on both sides)."""
     n = counts[k, ctx]
     return 0 if n == 0 else (2 * sums[k, ctx] + n) // (2 * n)
 

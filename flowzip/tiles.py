@@ -1,14 +1,14 @@
 """RGB tiles, each coded by the tool that makes it smallest: the integer flow, the classical coder, or raw.
 
-The flow is for photographs; the classical coder (``flowzip.planes.encode_rgb``: prediction or a palette, and
-LZMA2) for drawings, text and few colours, where the flow's confident predictions fail at every sharp edge;
-raw bytes for noise. Every tool is tried on every tile and the shortest section kept, so no tile costs more
-than the best of them, but the flow is skipped where the classical coder already needs almost nothing. When
-the flow loses tiles, the classical coder is also tried on the whole image at once, where LZMA2 finds repeats
-across tiles. Each flow tile is padded at its bottom and right edges (by repeating edge pixels) to a multiple of the
-model's stride and cropped back after decoding. Tiles are independent, so they are coded on several threads
-at once, and the bytes do not depend on how many. PyTorch is needed only here; ``flowzip.codec`` imports this
-module only for images with RGB.
+The flow is for photographs; the classical coder (``flowzip.planes.encode_rgb``: prediction or a palette, then
+LZMA2 or a context coder) for drawings, text and few colours, where the flow's confident predictions fail at
+every sharp edge; raw bytes for noise. Every tool is tried on every tile and the shortest section kept, so no
+tile costs more than the best of them, but the flow is skipped where the classical coder already needs almost
+nothing. When the flow loses tiles, the classical coder is also tried on the whole image at once, where LZMA2
+finds repeats across tiles. Each flow tile is padded at its bottom and right edges (by repeating edge pixels)
+to a multiple of the model's stride and cropped back after decoding. Tiles are independent, so they are coded
+on several threads at once, and the bytes do not depend on how many. PyTorch is needed only here;
+``flowzip.codec`` imports this module only for images with RGB.
 """
 
 from __future__ import annotations
