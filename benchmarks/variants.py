@@ -3,6 +3,7 @@
     python benchmarks/variants.py family [--steps 2000] [--threads 1]
     python benchmarks/variants.py chunks [--steps 600] [--threads 1] [--chunk-hidden 24]
     python benchmarks/variants.py design --minutes 40 [--only NAME] [--threads 1]
+    python benchmarks/variants.py phases --minutes 60 [--only NAME] [--threads 1]
 
 family: the default architecture with Gaussian or Laplace priors, each trained from scratch.
 chunks: the shipped ``photo-c7c8e0d3`` model (the one ``photo`` was grown from) trained further as it is
@@ -11,13 +12,16 @@ on the first by networks of ``--chunk-hidden`` channels (``--init photo-c7c8e0d3
 design: candidate architectures for the photo model v2, each trained from scratch for the same CPU time
 (``--minutes`` on ``--threads``), against the shipped architecture trained the same way ("base"). Run two at a
 time with ``--only`` (one per core).
+phases: the shipped ``photo`` trained further as it is, or grown to priors that code each chunk in 2x2
+polyphase components, each conditioned on those before (``prior_phases=4``), both for the same CPU time at a
+learning rate of 3e-4 (it is already trained), 100 warm-up steps and a cosine schedule over 4,000 steps.
 
-Every run uses the photo training folder, the same seed, 64x64 crops, batch 16, peak learning rate 1e-3 with
-300 warm-up steps, and a cosine schedule (40,000 steps from scratch, 12,000 from a model) cut at ``--steps``
-or ``--minutes``. family and chunks score the raw (not EMA) weights on 512 crops of the held-out training
-photos (5 %, chosen by the seed); design scores the raw and the EMA weights on those and on the dev set of
-``dev_crops``. Every row also gives the training seconds per step of its run. Run folders go to
-runs/variants-*; rerunning resumes them.
+Every run uses the photo training folder, the same seed, 64x64 crops, batch 16, and unless said otherwise a
+peak learning rate 1e-3 with 300 warm-up steps and a cosine schedule (40,000 steps from scratch, 12,000 from a
+model) cut at ``--steps`` or ``--minutes``. family and chunks score the raw (not EMA) weights on 512 crops of
+the held-out training photos (5 %, chosen by the seed); design and phases score the raw and the EMA weights on
+those and on the dev set of ``dev_crops``. Every row also gives the training seconds per step of its run. Run
+folders go to runs/variants-KIND-NAME; rerunning resumes them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -80,21 +85,33 @@ def design_variants() -> dict[str, FlowConfig]:
     }
 
 
-def variants(kind: str, chunk_hidden: int) -> dict[str, tuple[FlowConfig, str | None, int]]:
-    """name -> (architecture, model to start from, schedule length)."""
+class Variant(NamedTuple):
+    flow: FlowConfig
+    init: str | None  # the model it starts from
+    schedule: int  # steps of the cosine schedule
+    lr: float = 1e-3
+    warmup: int = 300
+
+
+def variants(kind: str, chunk_hidden: int) -> dict[str, Variant]:
+    """The variants of one comparison, by name."""
     if kind == "family":
-        return {family: (FlowConfig(family=family), None, 40_000) for family in ("gaussian", "laplace")}
+        return {family: Variant(FlowConfig(family=family), None, 40_000) for family in ("gaussian", "laplace")}
     if kind == "design":
-        return {name: (config, None, 40_000) for name, config in design_variants().items()}
+        return {name: Variant(config, None, 40_000) for name, config in design_variants().items()}
+    if kind == "phases":
+        photo = load_model("photo").flow.config
+        grown = dataclasses.replace(photo, prior_phases=4)
+        return {name: Variant(c, "photo", 4_000, 3e-4, 100) for name, c in (("photo", photo), ("4 phases", grown))}
     base = "photo-c7c8e0d3"
     one = load_model(base).flow.config
     grown = dataclasses.replace(one, prior_chunks=2, chunk_hidden=chunk_hidden)
-    return {"1 chunk": (one, base, 12_000), f"2 chunks, {chunk_hidden} ch": (grown, base, 12_000)}
+    return {"1 chunk": Variant(one, base, 12_000), f"2 chunks, {chunk_hidden} ch": Variant(grown, base, 12_000)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["family", "chunks", "design"])
+    parser.add_argument("kind", choices=["family", "chunks", "design", "phases"])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--minutes", type=float, help="stop each run after this much training time instead")
     parser.add_argument("--threads", type=int, default=1)
@@ -104,7 +121,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     _, held_out = split_held_out(load_images([str(DATA)]), 0.05, 0)
     crops = random_crops(held_out, 512, 64, np.random.default_rng(7))
-    dev = dev_crops() if args.kind == "design" else []
+    dev = dev_crops() if args.kind in ("design", "phases") else []
     if dev:
         print(f"dev set: {len(dev)} central crops, {sum(c.numel() for c in dev) // 3:,} pixels")
         print(
@@ -113,23 +130,23 @@ def main() -> None:
         )
     else:
         print(f"| {args.kind} | steps | held-out bpd (raw weights) | training s/step |\n|---|---|---|---|")
-    for name, (flow_config, init, schedule) in variants(args.kind, args.chunk_hidden).items():
+    for name, variant in variants(args.kind, args.chunk_hidden).items():
         if args.only and name != args.only:
             continue
         cfg = TrainConfig(
             data=[str(DATA)],
-            out=f"runs/variants-{name.replace(' ', '-').replace(',', '')}",
+            out=f"runs/variants-{args.kind}-{name.replace(' ', '-').replace(',', '')}",
             name="variant",
-            flow=flow_config,
+            flow=variant.flow,
             crop=64,
             batch=16,
-            steps=schedule,
-            lr=1e-3,
-            warmup=300,
+            steps=variant.schedule,
+            lr=variant.lr,
+            warmup=variant.warmup,
             val_every=250,
             val_crops=128,
             threads=args.threads,
-            init=init,
+            init=variant.init,
         )
         if args.minutes:
             log_path = Path(cfg.out) / "log.jsonl"

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from flowzip.exact import MAX_CONV_CHANNELS, MAX_MASKED_CHANNELS
 from flowzip.layers import FlowStep, Squeeze
-from flowzip.priors import FAMILIES, FactorOutPrior, GroupDecoder, LatentGroup, TopPrior, code_length_bits
+from flowzip.priors import FAMILIES, PRIOR_PHASES, FactorOutPrior, GroupDecoder, LatentGroup, TopPrior, code_length_bits
 
 PIXEL_OFFSET = 128  # uint8 pixels are centred to [-128, 127] before the flow
 
@@ -33,9 +33,12 @@ class FlowConfig:
     family: str = "gaussian"
     channels: int = 3
     prior_chunks: int = 1  # each prior codes its latents in this many channel chunks, each seeing those before
-    chunk_hidden: int = 24  # channels of the networks that condition a chunk on those before it
+    chunk_hidden: int = 24  # channels of the networks that condition a chunk (or phase) on those before it
+    prior_phases: int = 1  # 4: each chunk is coded in 2x2 polyphase components, each seeing those before
 
     def __post_init__(self) -> None:
+        if self.prior_phases not in PRIOR_PHASES:
+            raise ValueError(f"priors code their latents in {' or '.join(map(str, PRIOR_PHASES))} phases")
         if self.family not in FAMILIES:
             raise ValueError(f"unknown prior family {self.family!r}; choose from {FAMILIES}")
         if (
@@ -47,6 +50,7 @@ class FlowConfig:
                 self.channels,
                 self.prior_chunks,
                 self.chunk_hidden,
+                self.prior_phases,
             )
             < 1
             or self.blocks < 0
@@ -80,6 +84,7 @@ class FlowLevel(nn.Module):
             config.blocks,
             config.prior_chunks,
             config.chunk_hidden,
+            config.prior_phases,
         )
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[LatentGroup]]:
@@ -110,7 +115,7 @@ class IntegerFlow(nn.Module):
             self.levels.append(level)
             channels = level.keep
         self.top_channels = channels
-        self.top = TopPrior(channels, config.prior_chunks, config.chunk_hidden, config.blocks)
+        self.top = TopPrior(channels, config.prior_chunks, config.chunk_hidden, config.blocks, config.prior_phases)
 
     def latent_groups(self, x: Tensor) -> list[LatentGroup]:
         """Run the flow on integer pixels; return the latent groups in decoding order (top first)."""
@@ -132,18 +137,23 @@ class IntegerFlow(nn.Module):
         return z + PIXEL_OFFSET
 
     def start_from(self, other: IntegerFlow) -> None:
-        """Copy the weights of ``other``: the same architecture, or the same with one-chunk priors.
+        """Copy the weights of ``other``: the same architecture, or the same with priors in one chunk and phase
+        where this one has more.
 
-        The chunk networks ``other`` lacks keep their zero-effect initialisation, so this flow starts with
-        exactly the code lengths of ``other`` and training can only add context to its priors.
+        The chunk and phase networks ``other`` lacks keep their zero-effect initialisation, so this flow starts
+        with exactly the code lengths of ``other`` and training can only add context to its priors.
         """
         mine, theirs = asdict(self.config), asdict(other.config)
-        if other.config.prior_chunks == 1:  # its chunk settings are unused
-            theirs["prior_chunks"], theirs["chunk_hidden"] = mine["prior_chunks"], mine["chunk_hidden"]
+        if other.config.prior_chunks == other.config.prior_phases == 1:  # its context settings are unused
+            theirs["chunk_hidden"] = mine["chunk_hidden"]
+        if other.config.prior_chunks == 1:
+            theirs["prior_chunks"] = mine["prior_chunks"]
+        if other.config.prior_phases == 1:
+            theirs["prior_phases"] = mine["prior_phases"]
         if mine != theirs:
             raise ValueError(f"cannot start {self.config} from {other.config}")
         missing, _ = self.load_state_dict(other.state_dict(), strict=False)
-        assert all(".chunks.nets." in k for k in missing), missing
+        assert all(".chunks.nets." in k or ".chunks.phase_nets." in k for k in missing), missing
 
     def forward(self, x: Tensor) -> Tensor:
         """The training objective: ``code_length_bits`` (a module call, so data-parallel wrappers work)."""

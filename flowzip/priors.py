@@ -17,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowzip.exact import ACT_BITS, LATENT_LIMIT, WEIGHT_BITS, scale_from_index, to_grid
-from flowzip.layers import OUTPUT_SCALE, ResidualConvNet
+from flowzip.layers import OUTPUT_SCALE, ResidualConvNet, Squeeze
 
 FAMILIES = ("gaussian", "laplace")
 MAX_SYMBOL_BITS = 24.0  # constriction quantizes probabilities to 24 bits: no symbol in range costs more
@@ -73,40 +74,122 @@ class LatentGroup:
 GroupDecoder = Callable[[Tensor, Tensor], Tensor]
 
 
+PHASES = ((0, 0), (1, 1), (0, 1), (1, 0))  # the 2x2 polyphase components, in decoding order
+PRIOR_PHASES = (1, len(PHASES))  # a prior codes each chunk whole or in its polyphase components
+
+
+def _phase(z: Tensor, p: int) -> Tensor:
+    """Polyphase component ``p`` of ``z`` (N, C, H, W): the positions (i, j) with (i % 2, j % 2) = PHASES[p]."""
+    a, b = PHASES[p]
+    return z[:, :, a::2, b::2]
+
+
+def _join_phases(phases: list[Tensor], height: int, width: int) -> Tensor:
+    """The tensor (N, C, height, width) whose polyphase components are ``phases``: the inverse of ``_phase``."""
+    n, c = phases[0].shape[:2]
+    z = phases[0].new_zeros(n, c, height, width)
+    for p, part in enumerate(phases):
+        a, b = PHASES[p]
+        z[:, :, a::2, b::2] = part
+    return z
+
+
+def _half_resolution(x: Tensor, height: int, width: int) -> Tensor:
+    """``x`` (N, C, h, w) with h, w <= 2 height, 2 width, zero-padded and each 2x2 block stacked into 4 channels,
+    so it lines up with the polyphase components on a (height, width) canvas."""
+    x = F.pad(x, (0, 2 * width - x.shape[3], 0, 2 * height - x.shape[2]))
+    return Squeeze()(x)
+
+
 class ChannelChunks(nn.Module):
-    """Codes a latent tensor in channel chunks, each chunk's prior conditioned on the chunks before it.
+    """Codes a latent tensor in channel chunks, each chunk's prior conditioned on the chunks before it, and
+    optionally each chunk in spatial phases, each phase conditioned on the phases before it.
 
     A base network (the caller's) gives raw coder parameters for all channels from a condition (the kept
     latents, or nothing at the top). Chunk ``k >= 1`` adds a correction from a network that also sees chunks
-    ``0..k-1``, so the decoder must decode the chunks in order. The corrections start at zero: a model grown
-    from one with a single chunk starts with exactly its code lengths.
+    ``0..k-1``, so the decoder must decode the chunks in order. With ``phases = 4`` a chunk is coded as its four
+    2x2 polyphase components (``PHASES``); component ``p >= 1`` adds a correction from a network at half
+    resolution that sees the condition, the chunks before and components ``0..p-1`` of its own chunk: its
+    decoded neighbours on both sides, which no causal context has. The corrections start at zero: a model grown
+    from one with a single chunk and phase starts with exactly its code lengths.
     """
 
-    def __init__(self, cond_channels: int, channels: int, chunks: int, hidden: int, blocks: int):
+    def __init__(self, cond_channels: int, channels: int, chunks: int, hidden: int, blocks: int, phases: int = 1):
         super().__init__()
-        self.channels = channels
+        if phases not in PRIOR_PHASES:
+            raise ValueError(f"priors code their latents in 1 or {len(PHASES)} phases, not {phases}")
+        self.channels, self.phases = channels, phases
         bounds = [round(k * channels / chunks) for k in range(chunks + 1)]
         self.slices = [slice(a, b) for a, b in itertools.pairwise(bounds)]
         self.nets = nn.ModuleList(
             ResidualConvNet(cond_channels + s.start, 2 * (s.stop - s.start), hidden, blocks) for s in self.slices[1:]
         )
+        self.phase_nets = nn.ModuleList(
+            ResidualConvNet(
+                4 * (cond_channels + s.start) + p * (s.stop - s.start), 2 * (s.stop - s.start), hidden, blocks
+            )
+            for s in self.slices
+            for p in range(1, phases)
+        )
 
-    def _params(self, raw: Tensor, k: int, cond: Tensor | None, before: Tensor | None) -> tuple[Tensor, Tensor]:
+    def _chunk_raw(self, raw: Tensor, k: int, cond: Tensor | None, before: Tensor | None) -> Tensor:
+        """Chunk ``k``'s raw coder parameters (mean channels, then log-scale channels)."""
         s, c = self.slices[k], self.channels
         r = torch.cat([raw[:, s], raw[:, c + s.start : c + s.stop]], dim=1)
         if k:
             r = r + self.nets[k - 1](before if cond is None else torch.cat([cond, before], dim=1))
+        return r
+
+    def _context(self, cond: Tensor | None, before: Tensor | None, height: int, width: int) -> list[Tensor]:
+        """The condition and the chunks before, at the resolution of the phases, for the phase networks."""
+        known = [t for t in (cond, before) if t is not None and t.shape[1]]
+        return [_half_resolution(torch.cat(known, dim=1), height, width)] if known else []
+
+    def _phase_params(
+        self, chunk_raw: Tensor, k: int, p: int, context: list[Tensor], decoded: list[Tensor]
+    ) -> tuple[Tensor, Tensor]:
+        """Coder parameters of phase ``p`` of chunk ``k``, given its phases ``decoded`` before it."""
+        r = _phase(chunk_raw, p)
+        if p:
+            height, width = -(-chunk_raw.shape[2] // 2), -(-chunk_raw.shape[3] // 2)
+            padded = [F.pad(d, (0, width - d.shape[3], 0, height - d.shape[2])) for d in decoded]
+            net = self.phase_nets[k * (self.phases - 1) + p - 1]
+            r = r + net(torch.cat(context + padded, dim=1))[:, :, : r.shape[2], : r.shape[3]]
         return coder_params(r)
 
     def groups(self, raw: Tensor, cond: Tensor | None, z: Tensor) -> list[LatentGroup]:
-        """The chunks of ``z`` with their coder parameters, in decoding order."""
-        return [LatentGroup(z[:, s], *self._params(raw, k, cond, z[:, : s.start])) for k, s in enumerate(self.slices)]
+        """The chunks (and phases) of ``z`` with their coder parameters, in decoding order."""
+        out = []
+        height, width = -(-z.shape[2] // 2), -(-z.shape[3] // 2)
+        for k, s in enumerate(self.slices):
+            chunk_raw = self._chunk_raw(raw, k, cond, z[:, : s.start])
+            if self.phases == 1:
+                out.append(LatentGroup(z[:, s], *coder_params(chunk_raw)))
+                continue
+            context = self._context(cond, z[:, : s.start], height, width)
+            parts = [_phase(z[:, s], p) for p in range(self.phases)]
+            out += [
+                LatentGroup(parts[p], *self._phase_params(chunk_raw, k, p, context, parts[:p]))
+                for p in range(self.phases)
+            ]
+        return out
 
     def decode(self, raw: Tensor, cond: Tensor | None, decode: GroupDecoder) -> Tensor:
-        """Decode the chunks in order and return them joined: the inverse of ``groups``."""
-        z = decode(*self._params(raw, 0, cond, None))
-        for k in range(1, len(self.slices)):
-            z = torch.cat([z, decode(*self._params(raw, k, cond, z))], dim=1)
+        """Decode the chunks (and phases) in order and return them joined: the inverse of ``groups``."""
+        z: Tensor | None = None
+        height, width = -(-raw.shape[2] // 2), -(-raw.shape[3] // 2)
+        for k in range(len(self.slices)):
+            chunk_raw = self._chunk_raw(raw, k, cond, z)
+            if self.phases == 1:
+                chunk = decode(*coder_params(chunk_raw))
+            else:
+                context = self._context(cond, z, height, width)
+                parts: list[Tensor] = []
+                for p in range(self.phases):
+                    parts.append(decode(*self._phase_params(chunk_raw, k, p, context, parts)))
+                chunk = _join_phases(parts, raw.shape[2], raw.shape[3])
+            z = chunk if z is None else torch.cat([z, chunk], dim=1)
+        assert z is not None
         return z
 
 
@@ -114,11 +197,18 @@ class FactorOutPrior(nn.Module):
     """p(z_out | z_keep): a conv net on the kept latents gives each factored-out latent its mean and scale."""
 
     def __init__(
-        self, keep_channels: int, out_channels: int, hidden: int, blocks: int, chunks: int = 1, chunk_hidden: int = 0
+        self,
+        keep_channels: int,
+        out_channels: int,
+        hidden: int,
+        blocks: int,
+        chunks: int = 1,
+        chunk_hidden: int = 0,
+        phases: int = 1,
     ):
         super().__init__()
         self.net = ResidualConvNet(keep_channels, 2 * out_channels, hidden, blocks)
-        self.chunks = ChannelChunks(keep_channels, out_channels, chunks, chunk_hidden, blocks)
+        self.chunks = ChannelChunks(keep_channels, out_channels, chunks, chunk_hidden, blocks, phases)
 
     def groups(self, z_keep: Tensor, z_out: Tensor) -> list[LatentGroup]:
         """The factored-out latents with their coder parameters, in decoding order."""
@@ -130,12 +220,13 @@ class FactorOutPrior(nn.Module):
 
 
 class TopPrior(nn.Module):
-    """p(z_top): a learned mean and scale per channel for the latents left at the coarsest level."""
+    """p(z_top): a learned mean and scale per channel for the latents left at the coarsest level (and, with
+    phases, a correction from the phases decoded before)."""
 
-    def __init__(self, channels: int, chunks: int = 1, chunk_hidden: int = 0, blocks: int = 0):
+    def __init__(self, channels: int, chunks: int = 1, chunk_hidden: int = 0, blocks: int = 0, phases: int = 1):
         super().__init__()
         self.raw = nn.Parameter(torch.zeros(1, 2 * channels, 1, 1))
-        self.chunks = ChannelChunks(0, channels, chunks, chunk_hidden, blocks)
+        self.chunks = ChannelChunks(0, channels, chunks, chunk_hidden, blocks, phases)
 
     def _raw(self, shape: torch.Size, dtype: torch.dtype) -> Tensor:
         n, _, h, w = shape

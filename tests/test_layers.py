@@ -60,13 +60,17 @@ def test_masked_conv_is_autoregressive() -> None:
     assert changed and all((i, j) >= (3, 3) for i, j in changed)
 
 
-@pytest.mark.parametrize("chunks", [1, 2, 3])
-def test_flow_decode_inverts_encode(chunks: int) -> None:
-    flow = random_flow(FlowConfig(levels=2, steps=2, hidden=8, prior_hidden=8, prior_chunks=chunks))
-    x = _int_tensor(2, 3, 16, 24, low=0, high=256)
+@pytest.mark.parametrize(("chunks", "phases"), [(1, 1), (2, 1), (3, 1), (1, 4), (2, 4)])
+def test_flow_decode_inverts_encode(chunks: int, phases: int) -> None:
+    """Decoding asks for the groups in the encoder's order with the same parameters: no prior sees a latent
+    decoded after it (12x20 pixels give odd latent sizes at the second level, where phases differ in size)."""
+    config = FlowConfig(levels=2, steps=2, hidden=8, prior_hidden=8, prior_chunks=chunks, prior_phases=phases)
+    flow = random_flow(config)
+    x = _int_tensor(2, 3, 12, 20, low=0, high=256)
     with torch.no_grad():
         groups = iter(flow.latent_groups(x))
-        assert len(flow.latent_groups(x)) == 3 * chunks  # two factored-out groups and the top, each in chunks
+        # two factored-out groups and the top, each in chunks and phases
+        assert len(flow.latent_groups(x)) == 3 * chunks * phases
 
         def decode(mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
             g = next(groups)
@@ -115,7 +119,15 @@ def test_masked_weights_are_fixed_point() -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"levels": 0}, {"hidden": 0}, {"prior_chunks": 0}, {"chunk_hidden": 0}, {"family": "cauchy"}, {"hidden": 257}],
+    [
+        {"levels": 0},
+        {"hidden": 0},
+        {"prior_chunks": 0},
+        {"chunk_hidden": 0},
+        {"family": "cauchy"},
+        {"hidden": 257},
+        {"prior_phases": 2},
+    ],
 )
 def test_invalid_flow_configurations_are_refused(change: dict) -> None:
     with pytest.raises(ValueError):
