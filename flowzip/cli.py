@@ -27,12 +27,11 @@ from tqdm import tqdm
 
 from flowzip import __version__
 from flowzip.codec import DEFAULT_TILE_SIZE, available_cores, compress, decompress_image, read_header
-from flowzip.container import DEFAULT_MAX_PIXELS, MODES
+from flowzip.container import DEFAULT_MAX_PIXELS, FILE_SUFFIX, MODES
 from flowzip.errors import FlowzipError, FlowzipWarning, file_errors
 from flowzip.images import IMAGE_SUFFIXES, open_image
 from flowzip.zoo import DEFAULT_MODEL, shipped_model_name, shipped_model_names
 
-SUFFIX = ".fzi"
 # Pillow formats that store every mode flowzip decodes to without loss, and the options that make them so
 _LOSSLESS_OUTPUTS = {
     ".png": ("PNG", {}),
@@ -294,8 +293,8 @@ def _targets(files: list[str], output: Path | None, to_stdout: bool, name_target
 
 
 def _decompressed_name(path: Path) -> Path:
-    if path.suffix != SUFFIX:
-        raise FlowzipError(f"{path}: unknown suffix, expected {SUFFIX} (or give -o)")
+    if path.suffix != FILE_SUFFIX:
+        raise FlowzipError(f"{path}: unknown suffix, expected {FILE_SUFFIX} (or give -o)")
     return path.with_suffix(".png")
 
 
@@ -402,7 +401,7 @@ def compress_cmd(model: str, tile_size: int, **common: object) -> None:
         _compress_task,
         _CommonOptions(**common),
         IMAGE_SUFFIXES,
-        lambda p: p.with_suffix(SUFFIX),
+        lambda p: p.with_suffix(FILE_SUFFIX),
         model=model,
         tile_size=tile_size,
     )
@@ -423,7 +422,7 @@ def decompress_cmd(model: str | None, max_pixels: int, **common: object) -> None
     _code_files(
         _decompress_task,
         _CommonOptions(**common),
-        {SUFFIX},
+        {FILE_SUFFIX},
         _decompressed_name,
         model=model,
         max_pixels=max_pixels or None,
@@ -438,14 +437,14 @@ def info_cmd(inputs: tuple[str, ...]) -> None:
     def describe(name: str) -> None:
         data = _read_bytes(name)
         h = read_header(data)
-        _, flow_planes, extra = MODES[h.mode]
-        subpixels = h.width * h.height * (flow_planes + extra)
+        layout = MODES[h.mode]
+        subpixels = h.width * h.height * layout.planes
         lines = [
             f"{_show(name)}:",
             f"  image      {h.width}x{h.height} {h.mode} (decodes to {_KIND_NAMES[h.kind]})",
             f"  size       {len(data)} bytes, {8 * len(data) / subpixels:.3f} bits/subpixel",
         ]
-        if flow_planes:
+        if layout.rgb_planes:
             rows, cols = h.tile_grid
             lines += [
                 f"  model      {h.model_id.hex()}{_model_name(h.model_id)}",

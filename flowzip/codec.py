@@ -175,9 +175,9 @@ def compress(
     if tile_size != 1 << tile_log2 or not MIN_TILE_LOG2 <= tile_log2 <= MAX_TILE_LOG2:
         raise FlowzipError(f"invalid tile size {tile_size}: use a power of two from 32 to 4096")
     tile_log2 = min(tile_log2, covering_tile_log2(width, height))  # the same one tile; the header omits its size
-    _, flow_planes, _ = MODES[p.mode]
+    layout = MODES[p.mode]
     sections, model_id = [], b""
-    if flow_planes:
+    if layout.rgb_planes:
         from flowzip.tiles import encode_tiles
 
         m = model if isinstance(model, Model) else load_model(model)
@@ -188,10 +188,10 @@ def compress(
         from flowzip.planes import encode_indices
 
         sections.append(encode_indices(p.pixels[:, :, 0], _palette_colours(p.palette)))
-    elif p.pixels.shape[2] > flow_planes:
+    elif layout.extra_planes:
         from flowzip.planes import encode_plane
 
-        sections += [encode_plane(p.pixels[:, :, c]) for c in range(flow_planes, p.pixels.shape[2])]
+        sections += [encode_plane(p.pixels[:, :, c]) for c in range(layout.rgb_planes, layout.planes)]
     header = Header(
         width,
         height,
@@ -211,9 +211,8 @@ def _decode(
     data: bytes, model: str | Model | None, max_pixels: int | None, progress: Progress | None, jobs: int | None
 ) -> _Pixels:
     header, sections = read_container(data, max_pixels)
-    _, flow_planes, extra_planes = MODES[header.mode]
-    channels = flow_planes + extra_planes
-    pixels = np.empty((header.height, header.width, channels), dtype=np.uint8)
+    layout = MODES[header.mode]
+    pixels = np.empty((header.height, header.width, layout.planes), dtype=np.uint8)
     tiles = header.rgb_tiles()
     if tiles:
         from flowzip.tiles import decode_tiles
@@ -227,10 +226,10 @@ def _decode(
         from flowzip.planes import decode_indices
 
         pixels[:, :, 0] = decode_indices(sections[0], header.height, header.width, _palette_colours(header.palette))
-    elif extra_planes:
+    elif layout.extra_planes:
         from flowzip.planes import decode_plane
 
-        for c, section in zip(range(flow_planes, channels), sections[len(tiles) :], strict=True):
+        for c, section in zip(range(layout.rgb_planes, layout.planes), sections[len(tiles) :], strict=True):
             pixels[:, :, c] = decode_plane(section, header.height, header.width)
     if pixel_checksum(pixels.tobytes()) != header.checksum:
         raise FlowzipError(
@@ -282,7 +281,7 @@ def model_code_length(
     tile by tile as ``compress`` codes them (padding included). A tile coded by the flow costs this plus the
     coder's small overhead; divide by ``H * W * 3`` for bits per subpixel."""
     p = _from_input(image)
-    if not MODES[p.mode][1]:
+    if not MODES[p.mode].rgb_planes:
         raise FlowzipError(f"a {p.mode} image is not coded by the flow; only RGB and RGBA are")
     from flowzip.tiles import tile_code_length
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from flowzip.errors import FlowzipError
 
@@ -28,9 +29,30 @@ PLANE_PIXELS_PER_BYTE, PLANE_BYTES_SLACK = 1 << 15, 64
 # format 2: the first byte of an RGB tile's section says how it is coded, by its index here (flowzip.tiles)
 TILE_TOOLS = ("raw", "flow", "classical")
 
-# mode -> (code, planes coded by the flow, extra planes); order of codes is part of the format
-MODES = {"RGB": (0, 3, 0), "RGBA": (1, 3, 1), "L": (2, 0, 1), "LA": (3, 0, 2), "P": (4, 0, 1), "1": (5, 0, 1)}
-_MODE_BY_CODE = {code: mode for mode, (code, _, _) in MODES.items()}
+FILE_SUFFIX = ".fzi"
+
+
+class ModeLayout(NamedTuple):
+    """How an image mode is stored: its code in the header, and its planes by coder."""
+
+    code: int  # part of the format
+    rgb_planes: int  # coded in RGB tiles (flowzip.tiles)
+    extra_planes: int  # coded each as one plane (flowzip.planes)
+
+    @property
+    def planes(self) -> int:
+        return self.rgb_planes + self.extra_planes
+
+
+MODES = {
+    "RGB": ModeLayout(0, 3, 0),
+    "RGBA": ModeLayout(1, 3, 1),
+    "L": ModeLayout(2, 0, 1),
+    "LA": ModeLayout(3, 0, 2),
+    "P": ModeLayout(4, 0, 1),
+    "1": ModeLayout(5, 0, 1),
+}
+_MODE_BY_CODE = {layout.code: mode for mode, layout in MODES.items()}
 # how decompress hands the pixels back: as a PIL image, or a numpy array (H, W, C) or (H, W)
 KINDS = ("image", "array", "array2d")
 _FLAG_ICC = 0x08
@@ -82,12 +104,12 @@ class Header:
     def section_count(self) -> int:
         """Counted, not listed: a forged header may claim millions of tiles (checked against the file size)."""
         rows, cols = self.tile_grid
-        _, flow_planes, extra_planes = MODES[self.mode]
-        return (rows * cols if flow_planes else 0) + extra_planes
+        layout = MODES[self.mode]
+        return (rows * cols if layout.rgb_planes else 0) + layout.extra_planes
 
     def rgb_tiles(self) -> list[tuple[slice, slice]]:
         """The (rows, columns) of every RGB tile, in section order; none for modes without RGB."""
-        return tile_grid(self.height, self.width, self.tile_size) if MODES[self.mode][1] else []
+        return tile_grid(self.height, self.width, self.tile_size) if MODES[self.mode].rgb_planes else []
 
 
 def covering_tile_log2(width: int, height: int) -> int:
@@ -122,14 +144,14 @@ def write_container(header: Header, sections: list[bytes]) -> bytes:
     """Serialise a header and its coded sections."""
     if len(sections) != header.section_count:
         raise ValueError(f"{header.mode} image needs {header.section_count} sections, got {len(sections)}")
-    code = MODES[header.mode][0]
-    flags = code | (_FLAG_ICC if header.icc_profile else 0) | (KINDS.index(header.kind) << 4)
+    layout = MODES[header.mode]
+    flags = layout.code | (_FLAG_ICC if header.icc_profile else 0) | (KINDS.index(header.kind) << 4)
     flags |= _FLAG_COLOUR_KEY if header.colour_key is not None else 0
-    tile_implied = MODES[header.mode][1] and header.tile_log2 == covering_tile_log2(header.width, header.height)
+    tile_implied = layout.rgb_planes and header.tile_log2 == covering_tile_log2(header.width, header.height)
     flags |= _FLAG_TILE_IMPLIED if tile_implied else 0
     out = bytearray(MAGIC + bytes([FORMAT_VERSION, flags]))
     out += _varint(header.width) + _varint(header.height)
-    if MODES[header.mode][1]:
+    if layout.rgb_planes:
         out += header.model_id + (b"" if tile_implied else bytes([header.tile_log2]))
     if header.palette is not None:
         pal = header.palette
@@ -208,9 +230,9 @@ def read_container(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> 
             "or --max-pixels, to decode it)"
         )
     model_id, tile_log2 = b"", MAX_TILE_LOG2
-    if flags & _FLAG_TILE_IMPLIED and not MODES[mode][1]:
+    if flags & _FLAG_TILE_IMPLIED and not MODES[mode].rgb_planes:
         raise FlowzipError(f"corrupt file: a {mode} image has no tiles")
-    if MODES[mode][1]:
+    if MODES[mode].rgb_planes:
         model_id = r.take(MODEL_ID_BYTES, "model id")
         implied = flags & _FLAG_TILE_IMPLIED
         tile_log2 = covering_tile_log2(width, height) if implied else r.byte("tile size")

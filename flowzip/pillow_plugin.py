@@ -12,11 +12,10 @@ from typing import IO
 from PIL import Image, ImageFile
 
 from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image, read_header
-from flowzip.container import MAGIC, READABLE_VERSIONS
+from flowzip.container import FILE_SUFFIX, MAGIC, READABLE_VERSIONS
 from flowzip.zoo import DEFAULT_MODEL
 
 FORMAT = "FLOWZIP"
-EXTENSION = ".fzi"
 _decode_model: str | None = None  # None: the shipped model the file names
 
 
@@ -63,5 +62,5 @@ def register(model: str | None = None) -> None:
     _decode_model = model
     Image.register_open(FORMAT, FlowzipImageFile, _accept)
     Image.register_save(FORMAT, _save)
-    Image.register_extension(FORMAT, EXTENSION)
+    Image.register_extension(FORMAT, FILE_SUFFIX)
     Image.register_mime(FORMAT, "image/x-flowzip")
