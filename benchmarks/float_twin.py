@@ -59,10 +59,11 @@ def train_one(kind: str, args: argparse.Namespace) -> None:
 
 def held_out_crops(crop: int) -> torch.Tensor:
     """The held-out crops the training runs validate on (same split, seed and count as flowzip.train)."""
-    from flowzip.train import TrainConfig, load_images, random_crops, split_held_out
+    from flowzip.images import load_rgb_images
+    from flowzip.train import TrainConfig, random_crops, split_held_out
 
     cfg = TrainConfig(data=[str(PHOTOS)], out="")
-    _, held_out = split_held_out(load_images(cfg.data), cfg.val_fraction, cfg.seed)
+    _, held_out = split_held_out(load_rgb_images(cfg.data), cfg.val_fraction, cfg.seed)
     return random_crops(held_out, cfg.val_crops, crop, np.random.default_rng(1)).to(torch.uint8)
 
 

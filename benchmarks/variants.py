@@ -35,9 +35,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from flowzip.images import IMAGE_SUFFIXES, open_image
+from flowzip.images import IMAGE_SUFFIXES, load_rgb_images, open_image
 from flowzip.model import FlowConfig, IntegerFlow
-from flowzip.train import TrainConfig, evaluate, load_images, random_crops, split_held_out, train
+from flowzip.train import TrainConfig, evaluate, random_crops, split_held_out, train
 from flowzip.zoo import load_model
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--only", help="train only this variant (to run variants in parallel processes)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    _, held_out = split_held_out(load_images([str(DATA)]), 0.05, 0)
+    _, held_out = split_held_out(load_rgb_images([str(DATA)]), 0.05, 0)
     crops = random_crops(held_out, 512, 64, np.random.default_rng(7))
     dev = dev_crops() if args.kind in ("design", "phases") else []
     if dev:

@@ -15,14 +15,13 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from flowzip.codec import ImageLike, available_cores, compress, decompress, model_code_length
+from flowzip.codec import available_cores, compress, decompress, model_code_length
 from flowzip.errors import FlowzipError, FlowzipWarning
-from flowzip.images import IMAGE_SUFFIXES, open_image, read_image_rgb
+from flowzip.images import ImageLike
 from flowzip.zoo import Model
 
 
@@ -115,42 +114,6 @@ def flowzip_codec(model: Model) -> Codec:
         lambda a: compress(a, model=model),
         lambda data: decompress(data, model=model),
     )
-
-
-def dataset_images(
-    paths: list[str], limit: int | None = None, native: bool = False
-) -> tuple[int, Iterator[tuple[str, ImageLike]]]:
-    """(count, iterator of (name, image)) over folders of images and ``.npy`` arrays (N, H, W, 3).
-
-    Folders are searched recursively for image files (any format Pillow reads), which are converted to RGB
-    arrays, or with ``native`` kept as PIL images in their own mode. ``limit`` keeps the first images in the
-    order given.
-    """
-    read = open_image if native else read_image_rgb
-    sources: list[tuple[str, Callable[[], ImageLike]]] = []
-    for name in paths:
-        path = Path(name)
-        if path.suffix == ".npy":
-            try:
-                array = np.load(path, mmap_mode="r", allow_pickle=False)
-            except (OSError, ValueError) as e:
-                raise FlowzipError(f"{path}: not a readable .npy array ({e})") from None
-            if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3:
-                raise FlowzipError(f"{path}: expected a uint8 array (N, H, W, 3), got {array.dtype} {array.shape}")
-            sources += [
-                (f"{path.name}[{i}]", lambda a=array, i=i: np.ascontiguousarray(a[i])) for i in range(len(array))
-            ]
-        elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            sources += [(str(f), lambda f=f: read(f)) for f in files]
-        elif path.is_file():
-            sources.append((str(path), lambda p=path: read(p)))
-        else:
-            raise FlowzipError(f"{path}: no such file or folder")
-    sources = sources[:limit] if limit is not None else sources
-    if not sources:
-        raise FlowzipError(f"no images found in {', '.join(paths)}")
-    return len(sources), ((name, load()) for name, load in sources)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from flowzip import __version__
 from flowzip.codec import DEFAULT_TILE_SIZE, available_cores, compress, decompress_image, read_header
 from flowzip.container import DEFAULT_MAX_PIXELS, FILE_SUFFIX, MODES
 from flowzip.errors import FlowzipError, FlowzipWarning, file_errors
-from flowzip.images import IMAGE_SUFFIXES, open_image
+from flowzip.images import IMAGE_SUFFIXES, find_files, open_image
 from flowzip.zoo import DEFAULT_MODEL, shipped_model_name, shipped_model_names
 
 # Pillow formats that store every mode flowzip decodes to without loss, and the options that make them so
@@ -207,20 +207,6 @@ def _naming(name: str, message: str) -> str:
     return message if message.startswith(f"{name}:") else f"{name}: {message}"
 
 
-def _expand(inputs: tuple[str, ...], recursive: bool, suffixes: set[str]) -> list[str]:
-    """The files to code: directories expand (with -r) to the files below them with one of ``suffixes``."""
-    files: list[str] = []
-    for name in inputs:
-        path = Path(name)
-        if name != "-" and path.is_dir():
-            if not recursive:
-                raise FlowzipError(f"{path}: is a directory (use -r to code the files in it)")
-            files += [str(p) for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in suffixes]
-        else:
-            files.append(name)
-    return files
-
-
 def _run(worker: Callable[[_Task], _Result], tasks: list[_Task], jobs: int, verbosity: int) -> None:
     """Run the tasks, report each, summarise several; exit 1 if any failed.
 
@@ -371,7 +357,7 @@ def _code_files(
     """Expand the inputs, name the outputs and run ``worker`` on every file; exit 1 on any failure."""
 
     def body() -> None:
-        files = _expand(common.inputs, common.recursive, suffixes)
+        files = find_files(common.inputs, suffixes, common.recursive)
         targets = _targets(files, common.output, common.to_stdout, name_target)
         tasks = [_Task(f, t, common.force, **options) for f, t in zip(files, targets, strict=True)]
         _run(worker, tasks, common.jobs, -1 if common.quiet else int(common.verbose))
@@ -505,7 +491,8 @@ def bench_cmd(
     flowzip bench ../shared/data/dev/waterloo --native --compare png,webp
     flowzip bench cifar10-test.npy --limit 1000 --json cifar.json
     """
-    from flowzip.bench import bench, classical_codec, dataset_images
+    from flowzip.bench import bench, classical_codec
+    from flowzip.images import dataset_images
     from flowzip.zoo import load_model
 
     def run() -> None:

@@ -39,13 +39,13 @@ from flowzip.container import (
     write_container,
 )
 from flowzip.errors import FlowzipError, FlowzipWarning
+from flowzip.images import ImageLike
 from flowzip.zoo import DEFAULT_MODEL, Model, find_model, load_model
 
 if TYPE_CHECKING:
     from flowzip.tiles import Progress
 
 DEFAULT_TILE_SIZE = 256
-ImageLike = np.ndarray | Image.Image
 _ARRAY_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # channels -> mode, for numpy input
 EXIF_ORIENTATION = 0x0112
 

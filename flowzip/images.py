@@ -1,7 +1,9 @@
-"""Reading image files with Pillow into the forms the codec and the trainer take."""
+"""Finding and reading images: files with Pillow, folders, and ``.npy`` arrays, in the forms that the codec,
+the command line, the benchmark and the trainer take. Every one of them lists and reads images here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -12,6 +14,7 @@ from flowzip.errors import FlowzipError, file_errors
 
 # what "an image file" means when folders are searched
 IMAGE_SUFFIXES = {".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".gif"}
+ImageLike = np.ndarray | Image.Image  # what the codec takes and gives: a uint8 array or a PIL image
 
 
 def open_image(path: Path | BinaryIO, name: str | None = None) -> Image.Image:
@@ -31,3 +34,65 @@ def open_image(path: Path | BinaryIO, name: str | None = None) -> Image.Image:
 def read_image_rgb(path: Path) -> np.ndarray:
     """An image file as an RGB uint8 array (H, W, 3) (for training and measuring)."""
     return np.asarray(open_image(path).convert("RGB"))
+
+
+def find_files(inputs: Sequence[str], suffixes: Collection[str], recursive: bool = True) -> list[str]:
+    """The files that ``inputs`` name, in order: a folder stands for the files at any depth below it whose
+    suffix (in lower case) is one of ``suffixes``, sorted; without ``recursive`` a folder is an error. Other
+    names ("-" for standard input among them) are kept as they are."""
+    files: list[str] = []
+    for name in inputs:
+        path = Path(name)
+        if name != "-" and path.is_dir():
+            if not recursive:
+                raise FlowzipError(f"{path}: is a directory (use -r to code the files in it)")
+            files += [str(p) for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in suffixes]
+        else:
+            files.append(name)
+    return files
+
+
+def _npy_images(path: Path) -> np.ndarray:
+    """A ``.npy`` file of RGB images (N, H, W, 3) uint8, memory-mapped."""
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise FlowzipError(f"{path}: not a readable .npy array ({e})") from None
+    if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3:
+        raise FlowzipError(f"{path}: expected a uint8 array (N, H, W, 3), got {array.dtype} {array.shape}")
+    return array
+
+
+def dataset_images(
+    paths: Sequence[str], limit: int | None = None, native: bool = False
+) -> tuple[int, Iterator[tuple[str, ImageLike]]]:
+    """(count, iterator of (name, image)) over folders of images, image files and ``.npy`` arrays (N, H, W, 3).
+
+    Folders are searched at any depth for image files (``IMAGE_SUFFIXES``), which are read as RGB arrays, or
+    with ``native`` as PIL images in their own mode. Images are read one at a time as the iterator goes on;
+    ``limit`` keeps the first ones in the order given.
+    """
+    read = open_image if native else read_image_rgb
+    sources: list[tuple[str, Callable[[], ImageLike]]] = []
+    for name in paths:
+        path = Path(name)
+        if path.suffix == ".npy":
+            array = _npy_images(path)
+            sources += [
+                (f"{path.name}[{i}]", lambda a=array, i=i: np.ascontiguousarray(a[i])) for i in range(len(array))
+            ]
+        elif path.is_dir():
+            sources += [(f, lambda f=f: read(Path(f))) for f in find_files([name], IMAGE_SUFFIXES)]
+        elif path.is_file():
+            sources.append((str(path), lambda p=path: read(p)))
+        else:
+            raise FlowzipError(f"{path}: no such file or folder")
+    sources = sources[:limit] if limit is not None else sources
+    if not sources:
+        raise FlowzipError(f"no images found in {', '.join(paths)}")
+    return len(sources), ((name, load()) for name, load in sources)
+
+
+def load_rgb_images(paths: Sequence[str]) -> list[np.ndarray]:
+    """Every image of ``dataset_images(paths)`` as an RGB array (H, W, 3), all in memory (for training)."""
+    return [np.asarray(image) for _, image in dataset_images(paths)[1]]

@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from flowzip.errors import FlowzipError
-from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
+from flowzip.images import load_rgb_images
 from flowzip.model import FlowConfig, IntegerFlow
 from flowzip.zoo import MODEL_SUFFIX, load_model, save_model
 
@@ -52,24 +52,6 @@ class TrainConfig:
     init: str | None = None  # a model (name or .fzm path) whose weights start a new run (see start_from)
     optimizer: str = "adam"  # or "adamax"
     device: str = "cpu"  # or "cuda", "cuda:N"
-
-
-def load_images(paths: list[str]) -> list[np.ndarray]:
-    """RGB uint8 arrays (H, W, 3) from folders of images, image files, or ``.npy`` arrays (N, H, W, 3)."""
-    images: list[np.ndarray] = []
-    for p in map(Path, paths):
-        if p.suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
-            if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
-                raise FlowzipError(f"{p}: expected a uint8 array of shape (N, H, W, 3), got {arr.dtype} {arr.shape}")
-            images.extend(arr)
-        elif p.is_dir():
-            images.extend(read_image_rgb(f) for f in sorted(p.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES)
-        else:
-            images.append(read_image_rgb(p))
-    if not images:
-        raise FlowzipError(f"no training images found in {', '.join(paths)}")
-    return images
 
 
 def random_crops(images: list[np.ndarray], count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
@@ -161,7 +143,7 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
 
-    train_images, val_images = split_held_out(load_images(cfg.data), cfg.val_fraction, cfg.seed)
+    train_images, val_images = split_held_out(load_rgb_images(cfg.data), cfg.val_fraction, cfg.seed)
     val_crops = random_crops(val_images or train_images, cfg.val_crops, cfg.crop, np.random.default_rng(1))
 
     flow = IntegerFlow(cfg.flow)

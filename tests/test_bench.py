@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 import flowzip
-from flowzip.bench import bench, classical_codec, dataset_images
+from flowzip.bench import bench, classical_codec
+from flowzip.images import dataset_images
 from flowzip.zoo import Model
 
 from conftest import make_image
