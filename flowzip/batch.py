@@ -1,0 +1,269 @@
+"""Coding files for the command line: one file is a ``Task``, run in this process or in a pool of processes.
+
+Outputs go to a temporary file beside the target and are moved into place only when complete; an existing
+file is never replaced unless asked; inputs are never removed. Every failure becomes one line that names the
+file (``Result.error``), never a traceback, and the other files go on. Progress bars show on a terminal: over
+the files, and over the tiles of a single large file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import os
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import click
+from PIL import Image
+from tqdm import tqdm
+
+from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image
+from flowzip.container import DEFAULT_MAX_PIXELS
+from flowzip.errors import FlowzipError, FlowzipWarning, file_errors
+from flowzip.images import open_image
+from flowzip.zoo import DEFAULT_MODEL
+
+# Pillow formats that store every mode flowzip decodes to without loss, and the options that make them so
+_LOSSLESS_OUTPUTS = {
+    ".png": ("PNG", {}),
+    ".webp": ("WEBP", {"lossless": True, "exact": True}),
+    ".tif": ("TIFF", {}),
+    ".tiff": ("TIFF", {}),
+    ".bmp": ("BMP", {}),
+}
+
+
+def write_atomic(path: Path, data: bytes, overwrite: bool) -> None:
+    """Write ``data`` to ``path`` through a temporary file; never replace an existing file unless asked."""
+    if path.exists() and not overwrite:
+        raise FlowzipError(f"{path} already exists (use -f to overwrite)")
+    if path.is_dir():
+        raise FlowzipError(f"{path} is a directory")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise FlowzipError(f"cannot write to {path.parent}: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the output the usual permissions
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # fails if the path appeared meanwhile, unlike a rename
+            except FileExistsError:
+                raise FlowzipError(f"{path} already exists (use -f to overwrite)") from None
+            except OSError:  # no hard links on this file system
+                os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def encode_output(image: Image.Image, path: Path) -> bytes:
+    """The bytes of ``image`` in the lossless format that ``path``'s suffix names."""
+    fmt, options = _LOSSLESS_OUTPUTS.get(path.suffix.lower(), (None, None))
+    if fmt is None:
+        raise FlowzipError(f"{path}: choose a lossless output format ({', '.join(_LOSSLESS_OUTPUTS)})")
+    # Pillow drops the transparency of these formats' saves without a word, but for WebP's P -> RGBA
+    if "transparency" in image.info and fmt != "PNG" and (fmt, image.mode) != ("WEBP", "P"):
+        raise FlowzipError(f"{path}: {fmt} cannot store the transparency of this {image.mode} image; write .png")
+    buf = io.BytesIO()
+    try:
+        image.save(buf, fmt, **options)
+    except (OSError, ValueError) as e:
+        raise FlowzipError(f"{path}: cannot store a {image.mode} image as {fmt} ({e})") from None
+    return buf.getvalue()
+
+
+def read_bytes(name: str) -> bytes:
+    """The bytes of a file, or of standard input for "-"."""
+    if name == "-":
+        return sys.stdin.buffer.read()
+    with file_errors(name):
+        return Path(name).read_bytes()
+
+
+@dataclass
+class Task:
+    """One file to code: where from, where to, and the options (picklable, for worker processes)."""
+
+    source: str  # a path, or "-" for stdin
+    target: str  # a path, or "-" for stdout
+    force: bool
+    model: str | None
+    tile_size: int = DEFAULT_TILE_SIZE
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    tile_bar: bool = False  # show a progress bar over the tiles of this file (in-process runs only)
+    tile_jobs: int = 1  # tiles of this file coded at once (threads); files in worker processes use one
+
+
+@dataclass
+class Result:
+    """What coding one file did, or the one-line error that stopped it."""
+
+    task: Task
+    bytes_in: int = 0
+    bytes_out: int = 0
+    coded_bytes: int = 0  # the size of the .fzi side
+    subpixels: int = 0
+    seconds: float = 0.0
+    note: str = ""
+    error: str | None = None
+
+
+def _read_source(task: Task) -> bytes:
+    if "-" not in (task.source, task.target) and Path(task.target).resolve() == Path(task.source).resolve():
+        raise FlowzipError(f"{task.target}: the output would replace the input")
+    return read_bytes(task.source)
+
+
+def _write_target(target: str, data: bytes, force: bool) -> None:
+    if target == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        write_atomic(Path(target), data, force)
+
+
+def compress_file(task: Task) -> Result:
+    """Compress an image file to a .fzi file; what flowzip does not keep of it goes to ``Result.note``."""
+    start = time.perf_counter()
+    raw = _read_source(task)
+    image = open_image(io.BytesIO(raw), shown_name(task.source))
+    with _tile_bar(task) as progress, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FlowzipWarning)
+        data = compress(
+            image, model=task.model or DEFAULT_MODEL, tile_size=task.tile_size, progress=progress, jobs=task.tile_jobs
+        )
+    _write_target(task.target, data, task.force)
+    subpixels = image.width * image.height * len(image.getbands())
+    note = "; ".join(str(w.message) for w in caught if issubclass(w.category, FlowzipWarning))
+    return Result(task, len(raw), len(data), len(data), subpixels, time.perf_counter() - start, note)
+
+
+def decompress_file(task: Task) -> Result:
+    """Decompress a .fzi file to an image file in the lossless format the target's suffix names."""
+    start = time.perf_counter()
+    raw = _read_source(task)
+    with _tile_bar(task) as progress:
+        image = decompress_image(
+            raw, model=task.model, max_pixels=task.max_pixels, progress=progress, jobs=task.tile_jobs
+        )
+    data = encode_output(image, Path(task.target if task.target != "-" else "stdout.png"))
+    _write_target(task.target, data, task.force)
+    subpixels = image.width * image.height * len(image.getbands())
+    return Result(task, len(raw), len(data), len(raw), subpixels, time.perf_counter() - start)
+
+
+@contextlib.contextmanager
+def _tile_bar(task: Task) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback for the codec that shows a bar on a terminal when a file has many tiles."""
+    bar: tqdm | None = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            show = task.tile_bar and total > 4
+            bar = tqdm(
+                total=total,
+                unit="tile",
+                desc=shown_name(task.source),
+                leave=False,
+                file=sys.stderr,
+                disable=None if show else True,
+            )
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _guarded(worker: Callable[[Task], Result], task: Task) -> Result:
+    """Run one task; any failure becomes a one-line error that names the file, never a traceback."""
+    try:
+        return worker(task)
+    except FlowzipError as e:
+        return Result(task, error=naming(shown_name(task.source), str(e)))
+    except MemoryError:
+        return Result(task, error=f"{shown_name(task.source)}: out of memory")
+    except Exception as e:  # a bug: still one line, and the other files go on
+        error = f"internal error ({type(e).__name__}: {e}); please report it"
+        return Result(task, error=f"{shown_name(task.source)}: {error}")
+
+
+def naming(name: str, message: str) -> str:
+    """``message`` as a line that starts with the file it is about."""
+    return message if message.startswith(f"{name}:") else f"{name}: {message}"
+
+
+def run_tasks(worker: Callable[[Task], Result], tasks: list[Task], jobs: int, verbosity: int) -> int:
+    """Run the tasks, report each on stderr (``verbosity`` -1: errors only, 1: with times), summarise several;
+    return how many failed.
+
+    Several files are coded in ``jobs`` processes, one file each; a single file (or files through pipes) in
+    this process, with ``jobs`` of its tiles at once.
+    """
+    in_process = jobs <= 1 or len(tasks) <= 1 or any("-" in (t.source, t.target) for t in tasks)
+    if in_process:
+        tasks = [dataclasses.replace(t, tile_bar=verbosity >= 0, tile_jobs=max(1, jobs)) for t in tasks]
+    bar = tqdm(
+        total=len(tasks),
+        unit="file",
+        disable=None if len(tasks) > 1 and verbosity >= 0 else True,
+        file=sys.stderr,
+        leave=False,
+    )
+    results: list[Result] = []
+    with contextlib.ExitStack() as stack:
+        if in_process:
+            stream = (_guarded(worker, t) for t in tasks)
+        else:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs))  # tasks code tiles on one thread
+            stream = pool.map(partial(_guarded, worker), tasks)
+        for r in stream:
+            results.append(r)
+            bar.update(1)
+            if r.error:
+                bar.write(f"flowzip: {r.error}", file=sys.stderr)
+            elif verbosity >= 0:
+                line = _report(r) + (f" ({r.seconds:.2f} s)" if verbosity > 0 else "")
+                bar.write(line + (f"; warning: {r.note}" if r.note else ""), file=sys.stderr)
+    bar.close()
+    failed = sum(r.error is not None for r in results)
+    done = [r for r in results if r.error is None]
+    if len(results) > 1 and verbosity >= 0:
+        subpixels = sum(r.subpixels for r in done)
+        bpsp = f"{8 * sum(r.coded_bytes for r in done) / subpixels:.3f} bits/subpixel, " if subpixels else ""
+        click.echo(
+            f"{len(done)} files, {sum(r.bytes_in for r in done)} bytes in, {sum(r.bytes_out for r in done)} bytes "
+            f"out, {bpsp}{failed} failed",
+            err=True,
+        )
+    return failed
+
+
+def _report(r: Result) -> str:
+    source, target = shown_name(r.task.source), shown_name(r.task.target, "<stdout>")
+    bpsp = 8 * r.coded_bytes / r.subpixels
+    return f"{source} -> {target}: {r.bytes_in} -> {r.bytes_out} bytes, {bpsp:.3f} bits/subpixel"
+
+
+def shown_name(name: str, stream: str = "<stdin>") -> str:
+    """How messages name a file: "-" is a stream."""
+    return stream if name == "-" else name
