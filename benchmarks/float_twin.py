@@ -35,8 +35,9 @@ DEV = ROOT / ".." / "shared" / "data" / "dev" / "cbsd68"
 
 
 def train_one(kind: str, args: argparse.Namespace) -> None:
+    from flowzip.config import TrainConfig
     from flowzip.exact import float_twin
-    from flowzip.train import TrainConfig, train
+    from flowzip.train import train
 
     cfg = TrainConfig(
         data=[str(PHOTOS)],
@@ -59,8 +60,9 @@ def train_one(kind: str, args: argparse.Namespace) -> None:
 
 def held_out_crops(crop: int) -> torch.Tensor:
     """The held-out crops the training runs validate on (same split, seed and count as flowzip.train)."""
+    from flowzip.config import TrainConfig
     from flowzip.images import load_rgb_images
-    from flowzip.train import TrainConfig, random_crops, split_held_out
+    from flowzip.train import random_crops, split_held_out
 
     cfg = TrainConfig(data=[str(PHOTOS)], out="")
     _, held_out = split_held_out(load_rgb_images(cfg.data), cfg.val_fraction, cfg.seed)

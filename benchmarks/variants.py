@@ -35,9 +35,10 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from flowzip.config import FlowConfig, TrainConfig
 from flowzip.images import IMAGE_SUFFIXES, load_rgb_images, open_image
-from flowzip.model import FlowConfig, IntegerFlow
-from flowzip.train import TrainConfig, evaluate, random_crops, split_held_out, train
+from flowzip.model import IntegerFlow
+from flowzip.train import evaluate, random_crops, split_held_out, train
 from flowzip.zoo import load_model
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"

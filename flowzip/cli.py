@@ -7,11 +7,13 @@ can cause is one line on stderr and a non-zero exit status.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 from tqdm import tqdm
@@ -29,6 +31,7 @@ from flowzip.batch import (
     write_atomic,
 )
 from flowzip.codec import DEFAULT_TILE_SIZE, available_cores, read_header
+from flowzip.config import FlowConfig, TrainConfig
 from flowzip.container import DEFAULT_MAX_PIXELS, FILE_SUFFIX, MODES
 from flowzip.errors import FlowzipError
 from flowzip.images import IMAGE_SUFFIXES, find_files
@@ -287,65 +290,44 @@ def bench_cmd(
     _exit_on_error(run)
 
 
+def _options_from(config: type, prefix: str = "") -> Callable[[Callable], Callable]:
+    """Click options for the settings of a config dataclass (``flowzip.config``): each field with a default
+    becomes ``--field-name`` (or its ``flag``) with that default, its ``choices`` and its help; the command gets
+    it as ``prefix + field name``."""
+
+    def decorate(func: Callable) -> Callable:
+        for f in reversed(dataclasses.fields(config)):
+            if "help" not in f.metadata:
+                continue
+            flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))
+            kind = click.Choice(f.metadata["choices"]) if "choices" in f.metadata else None
+            func = click.option(
+                flag,
+                prefix + f.name,
+                type=kind or (str if f.default is None else None),
+                default=f.default,
+                show_default=f.default is not None,
+                help=f.metadata["help"],
+            )(func)
+        return func
+
+    return decorate
+
+
+_FLOW_PREFIX = "flow_"
+
+
 @main.command("train")
 @click.argument("data", nargs=-1, required=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (resumed if it exists).")
-@click.option("--name", default="model", show_default=True, help="Name of the exported model.")
-@click.option("--levels", default=3, show_default=True)
-@click.option("--steps-per-level", "flow_steps", default=4, show_default=True)
-@click.option("--hidden", default=48, show_default=True, help="Channels of the coupling networks.")
-@click.option("--prior-hidden", default=48, show_default=True, help="Channels of the prior networks.")
-@click.option("--blocks", default=1, show_default=True, help="Residual blocks per network.")
-@click.option(
-    "--prior-chunks", default=1, show_default=True, help="Channel chunks per prior, each conditioned on those before."
-)
-@click.option("--chunk-hidden", default=24, show_default=True, help="Channels of the chunk-conditioning networks.")
-@click.option("--family", type=click.Choice(["gaussian", "laplace"]), default="gaussian", show_default=True)
-@click.option("--crop", default=64, show_default=True)
-@click.option("--batch", default=16, show_default=True)
-@click.option("--steps", default=40_000, show_default=True, help="Length of the learning-rate schedule.")
-@click.option("--lr", default=1e-3, show_default=True)
-@click.option("--warmup", default=300, show_default=True)
-@click.option("--val-every", default=250, show_default=True)
+@_options_from(FlowConfig, _FLOW_PREFIX)
+@_options_from(TrainConfig)
 @click.option("--stop-at-step", type=int, help="End this run at this step (resume later).")
 @click.option("--time-limit", type=float, help="End this run after this many seconds (resume later).")
-@click.option("--threads", default=0, help="CPU threads (0: PyTorch's default).")
-@click.option("--seed", default=0, show_default=True)
-@click.option(
-    "--init",
-    help="Start from this model's weights (a name or .fzm file; same architecture, or more --prior-chunks).",
-)
-@click.option("--optimizer", type=click.Choice(["adam", "adamax"]), default="adam", show_default=True)
-@click.option(
-    "--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (under torchrun: cuda = one GPU each)."
-)
 def train_cmd(
-    data: tuple[str, ...],
-    out: Path,
-    name: str,
-    levels: int,
-    flow_steps: int,
-    hidden: int,
-    prior_hidden: int,
-    blocks: int,
-    prior_chunks: int,
-    chunk_hidden: int,
-    family: str,
-    crop: int,
-    batch: int,
-    steps: int,
-    lr: float,
-    warmup: int,
-    val_every: int,
-    stop_at_step: int | None,
-    time_limit: float | None,
-    threads: int,
-    seed: int,
-    init: str | None,
-    optimizer: str,
-    device: str,
+    data: tuple[str, ...], out: Path, stop_at_step: int | None, time_limit: float | None, **settings: Any
 ) -> None:
-    """Train a model on DATA: folders of images or .npy uint8 arrays (N, H, W, 3).
+    """Train a model on DATA: folders of images (searched at any depth) or .npy uint8 arrays (N, H, W, 3).
 
     Writes OUT/checkpoint.pt, OUT/log.jsonl and OUT/NAME.fzm (the shippable EMA model); run the same command
     again to resume. For several processes (CPU: gloo; GPUs: NCCL, one per process), launch it with torchrun:
@@ -354,37 +336,18 @@ def train_cmd(
     torchrun --nproc_per_node 2 -m flowzip train DATA --out runs/x --batch 16
     (each process trains on --batch crops of every step: the global batch is 2 x 16)
     """
-    from flowzip.model import FlowConfig
-    from flowzip.train import TrainConfig, train
 
-    flow = FlowConfig(
-        levels=levels,
-        steps=flow_steps,
-        hidden=hidden,
-        blocks=blocks,
-        prior_hidden=prior_hidden,
-        family=family,
-        prior_chunks=prior_chunks,
-        chunk_hidden=chunk_hidden,
-    )
-    cfg = TrainConfig(
-        data=list(data),
-        out=str(out),
-        name=name,
-        flow=flow,
-        crop=crop,
-        batch=batch,
-        steps=steps,
-        lr=lr,
-        warmup=warmup,
-        val_every=val_every,
-        seed=seed,
-        threads=threads,
-        init=init,
-        optimizer=optimizer,
-        device=device,
-    )
-    _exit_on_error(lambda: click.echo(f"model written to {train(cfg, stop_at_step, time_limit)}"))
+    def run() -> None:
+        from flowzip.train import train
+
+        flow = {k[len(_FLOW_PREFIX) :]: settings.pop(k) for k in list(settings) if k.startswith(_FLOW_PREFIX)}
+        try:
+            cfg = TrainConfig(data=list(data), out=str(out), flow=FlowConfig(**flow), **settings)
+        except ValueError as e:
+            raise FlowzipError(str(e)) from None
+        click.echo(f"model written to {train(cfg, stop_at_step, time_limit)}")
+
+    _exit_on_error(run)
 
 
 def _model_name(model_id: bytes) -> str:

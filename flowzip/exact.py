@@ -211,6 +211,8 @@ class FixedPointConv2d(nn.Conv2d):
     """A 'same'-padded 3x3 convolution with fixed-point weights and bias, exact in float64 on grid inputs."""
 
     def __init__(self, in_channels: int, out_channels: int, zero_init: bool = False):
+        if in_channels > MAX_CONV_CHANNELS:  # the bound of docs/exactness.md
+            raise ValueError(f"a network convolution takes at most {MAX_CONV_CHANNELS} channels, not {in_channels}")
         super().__init__(in_channels, out_channels, 3, padding=1)
         if zero_init:
             nn.init.zeros_(self.weight)

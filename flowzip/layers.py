@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from flowzip.exact import (
     MASKED_BITS,
+    MAX_MASKED_CHANNELS,
     FixedPointConv2d,
     Padded,
     activation,
@@ -50,6 +51,8 @@ class IntegerMaskedConv(nn.Module):
     """
 
     def __init__(self, channels: int, reverse: bool):
+        if channels > MAX_MASKED_CHANNELS:  # the bound of docs/exactness.md
+            raise ValueError(f"a masked convolution takes at most {MAX_MASKED_CHANNELS} channels, not {channels}")
         super().__init__()
         self.reverse = reverse
         mask = masked_conv_mask(channels)

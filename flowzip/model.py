@@ -9,63 +9,16 @@ groups in the mirrored order, because each prior needs the latents decoded befor
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import torch
 from torch import Tensor, nn
 
-from flowzip.exact import MAX_CONV_CHANNELS, MAX_MASKED_CHANNELS
+from flowzip.config import FlowConfig
 from flowzip.layers import FlowStep, Squeeze
-from flowzip.priors import FAMILIES, PRIOR_PHASES, FactorOutPrior, GroupDecoder, LatentGroup, TopPrior, code_length_bits
+from flowzip.priors import FactorOutPrior, GroupDecoder, LatentGroup, TopPrior, code_length_bits
 
 PIXEL_OFFSET = 128  # uint8 pixels are centred to [-128, 127] before the flow
-
-
-@dataclass(frozen=True)
-class FlowConfig:
-    """Architecture settings of an ``IntegerFlow``; saved with the weights."""
-
-    levels: int = 3
-    steps: int = 4
-    hidden: int = 48
-    blocks: int = 1
-    prior_hidden: int = 48
-    family: str = "gaussian"
-    channels: int = 3
-    prior_chunks: int = 1  # each prior codes its latents in this many channel chunks, each seeing those before
-    chunk_hidden: int = 24  # channels of the networks that condition a chunk (or phase) on those before it
-    prior_phases: int = 1  # 4: each chunk is coded in 2x2 polyphase components, each seeing those before
-
-    def __post_init__(self) -> None:
-        if self.prior_phases not in PRIOR_PHASES:
-            raise ValueError(f"priors code their latents in {' or '.join(map(str, PRIOR_PHASES))} phases")
-        if self.family not in FAMILIES:
-            raise ValueError(f"unknown prior family {self.family!r}; choose from {FAMILIES}")
-        if (
-            min(
-                self.levels,
-                self.steps,
-                self.hidden,
-                self.prior_hidden,
-                self.channels,
-                self.prior_chunks,
-                self.chunk_hidden,
-                self.prior_phases,
-            )
-            < 1
-            or self.blocks < 0
-        ):
-            raise ValueError(f"invalid flow configuration {asdict(self)}")
-        # the exactness bounds of flowzip.exact hold up to these sizes
-        if self.channels * 4**self.levels // 2 ** (self.levels - 1) > MAX_MASKED_CHANNELS:
-            raise ValueError(f"{self.levels} levels give more than {MAX_MASKED_CHANNELS} channels")
-        if max(self.hidden, self.prior_hidden, self.chunk_hidden) > MAX_CONV_CHANNELS:
-            raise ValueError(f"networks are limited to {MAX_CONV_CHANNELS} channels")
-
-    @property
-    def stride(self) -> int:
-        """Image sides must be multiples of this (the codec pads to it)."""
-        return 2**self.levels
 
 
 class FlowLevel(nn.Module):

@@ -4,7 +4,7 @@ Distribution family. constriction codes QuantizedGaussian and QuantizedLaplace a
 (encode) and 7 M/s (decode) with per-symbol parameters; a logistic or a mixture would go through Python
 callbacks at 0.1-1 M/s (the project brief's measurements on this machine kind). So the family is a single
 Gaussian or Laplace per latent, chosen per model (``FlowConfig.family``; the measurement behind the default
-is in ``models/README.md``). Training minimises
+is in ``models/README.md``; ``flowzip.config.FAMILIES`` lists them). Training minimises
 the very code length the coder pays: the probability of the integer bin ``[z - 1/2, z + 1/2]`` under the
 same (mean, scale) that the coder receives, capped at the coder's 24-bit floor.
 """
@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from flowzip.config import PRIOR_PHASES
 from flowzip.exact import ACT_BITS, LATENT_LIMIT, WEIGHT_BITS, scale_from_index, to_grid
 from flowzip.layers import OUTPUT_SCALE, ResidualConvNet, Squeeze
 
-FAMILIES = ("gaussian", "laplace")
 MAX_SYMBOL_BITS = 24.0  # constriction quantizes probabilities to 24 bits: no symbol in range costs more
 
 
@@ -75,7 +75,6 @@ GroupDecoder = Callable[[Tensor, Tensor], Tensor]
 
 
 PHASES = ((0, 0), (1, 1), (0, 1), (1, 0))  # the 2x2 polyphase components, in decoding order
-PRIOR_PHASES = (1, len(PHASES))  # a prior codes each chunk whole or in its polyphase components
 
 
 def _phase(z: Tensor, p: int) -> Tensor:

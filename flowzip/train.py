@@ -13,45 +13,18 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from flowzip.config import TrainConfig
 from flowzip.errors import FlowzipError
 from flowzip.images import load_rgb_images
-from flowzip.model import FlowConfig, IntegerFlow
+from flowzip.model import IntegerFlow
 from flowzip.zoo import MODEL_SUFFIX, load_model, save_model
-
-OPTIMIZERS = {"adam": torch.optim.Adam, "adamax": torch.optim.Adamax}
-
-
-@dataclass
-class TrainConfig:
-    """Settings of a training run; stored in its checkpoint, so a resumed run keeps them."""
-
-    data: list[str]
-    out: str
-    name: str = "model"
-    flow: FlowConfig = field(default_factory=FlowConfig)
-    crop: int = 64
-    batch: int = 16
-    steps: int = 100_000
-    lr: float = 1e-3
-    warmup: int = 500
-    min_lr_fraction: float = 0.05
-    clip: float = 10.0
-    ema: float = 0.999
-    val_fraction: float = 0.05
-    val_every: int = 500
-    val_crops: int = 128
-    seed: int = 0
-    threads: int = 0
-    init: str | None = None  # a model (name or .fzm path) whose weights start a new run (see start_from)
-    optimizer: str = "adam"  # or "adamax"
-    device: str = "cpu"  # or "cuda", "cuda:N"
 
 
 def random_crops(images: list[np.ndarray], count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
@@ -154,7 +127,7 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
             raise FlowzipError(f"--init {cfg.init}: {e}") from None
     flow.to(device)
     ema = copy.deepcopy(flow).requires_grad_(False)
-    opt = OPTIMIZERS[cfg.optimizer](flow.parameters(), lr=cfg.lr)
+    opt = getattr(torch.optim, cfg.optimizer.capitalize())(flow.parameters(), lr=cfg.lr)  # config.OPTIMIZERS
     step = 0
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, weights_only=True, map_location=device)

@@ -79,7 +79,8 @@ def load_model_file(path: Path) -> Model:
     """Load a model file without executing code; raise ``FlowzipError`` if it is not one."""
     import torch
 
-    from flowzip.model import FlowConfig, IntegerFlow
+    from flowzip.config import FlowConfig
+    from flowzip.model import IntegerFlow
 
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)

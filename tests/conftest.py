@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from flowzip.model import FlowConfig, IntegerFlow
+from flowzip.config import FlowConfig
+from flowzip.model import IntegerFlow
 from flowzip.zoo import Model, load_model_file
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"

@@ -6,9 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from flowzip.config import FlowConfig
 from flowzip.exact import MASKED_BITS, MAX_CONV_CHANNELS, FixedPointConv2d, conv3x3, to_grid
 from flowzip.layers import FlowStep, IntegerAdditiveCoupling, IntegerEmergingConv, IntegerMaskedConv, Squeeze
-from flowzip.model import FlowConfig
+from flowzip.model import IntegerFlow
 
 from conftest import random_flow
 
@@ -125,10 +126,12 @@ def test_masked_weights_are_fixed_point() -> None:
         {"prior_chunks": 0},
         {"chunk_hidden": 0},
         {"family": "cauchy"},
-        {"hidden": 257},
         {"prior_phases": 2},
+        {"hidden": 257},  # beyond the exactness bounds of docs/exactness.md
+        {"levels": 6},  # 384 channels in the last masked convolutions
+        {"levels": 4, "prior_phases": 4},  # 336 input channels in the last phase networks
     ],
 )
 def test_invalid_flow_configurations_are_refused(change: dict) -> None:
     with pytest.raises(ValueError):
-        FlowConfig(**change)
+        IntegerFlow(FlowConfig(**change))

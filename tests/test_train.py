@@ -7,17 +7,20 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
 import flowzip
+from flowzip.cli import main
+from flowzip.config import FlowConfig, TrainConfig
 from flowzip.errors import FlowzipError
-from flowzip.model import FlowConfig, IntegerFlow
-from flowzip.train import TrainConfig, train
+from flowzip.model import IntegerFlow
+from flowzip.train import train
 from flowzip.zoo import load_model_file
 
 from conftest import make_image, random_flow
@@ -84,9 +87,14 @@ def test_init_starts_from_a_model_and_adamax_is_available(data: Path, tmp_path: 
         train(_config(data, tmp_path / "second", optimizer="adamax", flow=replace(SMALL, hidden=12)))
 
 
-def test_a_model_grown_to_chunked_priors_starts_where_it_was_and_trains(data: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("growth", "new_nets"), [({"prior_chunks": 2}, ".chunks.nets."), ({"prior_phases": 4}, ".phase_nets.")]
+)
+def test_a_model_grown_to_chunked_or_phased_priors_starts_where_it_was_and_trains(
+    data: Path, tmp_path: Path, growth: dict, new_nets: str
+) -> None:
     small = random_flow(SMALL)
-    grown = IntegerFlow(replace(SMALL, prior_chunks=2)).eval()
+    grown = IntegerFlow(replace(SMALL, **growth)).eval()
     grown.start_from(small)
     x = torch.from_numpy(np.load(data)[:4]).permute(0, 3, 1, 2).double()
     with torch.no_grad():
@@ -95,12 +103,27 @@ def test_a_model_grown_to_chunked_priors_starts_where_it_was_and_trains(data: Pa
         small.start_from(grown)  # weights cannot be dropped
 
     first = train(_config(data, tmp_path / "first"))
-    second = train(_config(data, tmp_path / "grown", init=str(first), flow=replace(SMALL, prior_chunks=2)))
+    second = train(_config(data, tmp_path / "grown", init=str(first), flow=replace(SMALL, **growth)))
     model = load_model_file(second)
-    grown_nets = [k for k, v in model.flow.state_dict().items() if ".chunks.nets." in k and v.abs().sum() > 0]
-    assert grown_nets, "training must move the new chunk networks"
+    grown_nets = [k for k, v in model.flow.state_dict().items() if new_nets in k and v.abs().sum() > 0]
+    assert grown_nets, "training must move the new networks"
     image = make_image("photo", 20, 28, seed=98)
     assert np.array_equal(flowzip.decompress(flowzip.compress(image, model=model), model=model), image)
+
+
+def test_the_train_command_takes_every_setting_with_its_default(data: Path, tmp_path: Path) -> None:
+    """Its options are the fields of FlowConfig and TrainConfig: what is not given keeps the dataclass default."""
+    out = tmp_path / "cli"
+    args = ["train", str(data), "--out", str(out), "--levels", "2", "--steps-per-level", "1", "--hidden", "8"]
+    args += ["--prior-phases", "4", "--family", "laplace", "--crop", "16", "--stop-at-step", "1", "--threads", "1"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    saved = json.loads((out / "config.json").read_text())
+    expected = asdict(TrainConfig(data=[str(data)], out=str(out), crop=16, threads=1))
+    expected["flow"] = asdict(FlowConfig(levels=2, steps=1, hidden=8, prior_phases=4, family="laplace"))
+    assert saved == expected
+    r = CliRunner().invoke(main, [*args[:3], "--out", str(tmp_path / "bad"), "--prior-phases", "2"])
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "phases" in r.output
 
 
 def _free_port() -> int:

@@ -18,7 +18,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from flowzip.model import FlowConfig  # noqa: E402
+from flowzip.config import FlowConfig  # noqa: E402
 from flowzip.zoo import save_model  # noqa: E402
 
 from conftest import make_image, random_flow  # noqa: E402

@@ -1,0 +1,77 @@
+"""The settings of a flow and of its training: plain dataclasses, without PyTorch, so that the command line
+builds its options from them (their defaults, choices and help) without loading it.
+
+A ``FlowConfig`` is saved with a model's weights; a ``TrainConfig`` with a training run's checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+FAMILIES = ("gaussian", "laplace")  # the prior families flowzip.priors and flowzip.entropy code
+PRIOR_PHASES = (1, 4)  # a prior codes each chunk whole, or as its four 2x2 polyphase components
+OPTIMIZERS = ("adam", "adamax")  # torch.optim.Adam, torch.optim.Adamax
+
+
+def _setting(default: Any, help: str, **metadata: Any) -> Any:
+    """A dataclass field with its command-line help (and ``choices``, ``flag``) as metadata."""
+    return field(default=default, metadata={"help": help, **metadata})
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Architecture settings of an ``IntegerFlow``; saved with the weights."""
+
+    levels: int = _setting(3, "Levels: squeeze, flow steps, factor out half the channels.")
+    steps: int = _setting(4, "Flow steps per level.", flag="--steps-per-level")
+    hidden: int = _setting(48, "Channels of the coupling networks.")
+    blocks: int = _setting(1, "Residual blocks per network.")
+    prior_hidden: int = _setting(48, "Channels of the prior networks.")
+    family: str = _setting("gaussian", "Distribution of each latent.", choices=FAMILIES)
+    channels: int = _setting(3, "Image channels.")
+    prior_chunks: int = _setting(1, "Channel chunks per prior, each conditioned on those before.")
+    chunk_hidden: int = _setting(24, "Channels of the networks that condition a chunk or phase on those before.")
+    prior_phases: int = _setting(1, "Spatial phases per chunk (4: 2x2 polyphase), each conditioned on those before.")
+
+    def __post_init__(self) -> None:
+        if self.prior_phases not in PRIOR_PHASES:
+            raise ValueError(f"priors code their latents in {' or '.join(map(str, PRIOR_PHASES))} phases")
+        if self.family not in FAMILIES:
+            raise ValueError(f"unknown prior family {self.family!r}; choose from {FAMILIES}")
+        sizes = (self.levels, self.steps, self.hidden, self.prior_hidden, self.channels, self.prior_chunks)
+        if min(*sizes, self.chunk_hidden) < 1 or self.blocks < 0:
+            raise ValueError(f"invalid flow configuration {asdict(self)}")
+
+    @property
+    def stride(self) -> int:
+        """Image sides must be multiples of this (the codec pads to it)."""
+        return 2**self.levels
+
+
+@dataclass
+class TrainConfig:
+    """Settings of a training run; stored in its checkpoint, so a resumed run keeps them."""
+
+    data: list[str]
+    out: str
+    name: str = _setting("model", "Name of the exported model.")
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    crop: int = _setting(64, "Side of the random training crops.")
+    batch: int = _setting(16, "Crops per step (per process under torchrun).")
+    steps: int = _setting(40_000, "Length of the learning-rate schedule.")
+    lr: float = _setting(1e-3, "Peak learning rate.")
+    warmup: int = _setting(300, "Steps of linear learning-rate warm-up.")
+    min_lr_fraction: float = _setting(0.05, "The cosine schedule ends at this fraction of --lr.")
+    clip: float = _setting(10.0, "Gradient norm clipping.")
+    ema: float = _setting(0.999, "Decay of the weights' moving average (the exported model).")
+    val_fraction: float = _setting(0.05, "Fraction of the images held out for validation.")
+    val_every: int = _setting(250, "Steps between validations and checkpoints.")
+    val_crops: int = _setting(128, "Held-out crops each validation scores.")
+    seed: int = _setting(0, "Random seed (also chooses the held-out images).")
+    threads: int = _setting(0, "CPU threads (0: PyTorch's default).")
+    init: str | None = _setting(
+        None, "Start from this model's weights (a name or .fzm file; same architecture, or more chunks or phases)."
+    )
+    optimizer: str = _setting("adam", "Optimiser.", choices=OPTIMIZERS)
+    device: str = _setting("cpu", "cpu, cuda or cuda:N (under torchrun: cuda = one GPU each).")
