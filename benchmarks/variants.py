@@ -36,8 +36,8 @@ import numpy as np
 import torch
 
 from flowzip.config import FlowConfig, TrainConfig
+from flowzip.flow import IntegerFlow
 from flowzip.images import IMAGE_SUFFIXES, load_rgb_images, open_image
-from flowzip.model import IntegerFlow
 from flowzip.train import evaluate, random_crops, split_held_out, train
 from flowzip.zoo import load_model
 
@@ -71,7 +71,7 @@ def dev_crops() -> list[torch.Tensor]:
 def dev_bits(flow: IntegerFlow, crops: list[torch.Tensor]) -> float:
     """Bits per subpixel of the whole dev set (total bits over total subpixels)."""
     flow.eval()
-    bits = sum(flow(c).sum().item() for c in crops)
+    bits = sum(flow.code_length_bits(c).sum().item() for c in crops)
     return bits / sum(c.numel() for c in crops)
 
 

@@ -12,7 +12,8 @@ is called group by group while the flow is inverted).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import constriction
 import numpy as np
@@ -21,7 +22,20 @@ from torch import Tensor
 
 from flowzip.errors import FlowzipError
 from flowzip.exact import round_half_up
-from flowzip.priors import LatentGroup
+
+
+@dataclass
+class LatentGroup:
+    """Integer latents and the coder parameters (mean, scale) of each, all of one shape."""
+
+    symbols: Tensor
+    mean: Tensor
+    scale: Tensor
+
+
+# What the flow's inverse calls with a group's (mean, scale) to get its integer latents back (LatentDecoder).
+GroupDecoder = Callable[[Tensor, Tensor], Tensor]
+
 
 SYMBOL_RANGE = 1023
 ESCAPE_DIGIT_BITS = 20  # two digits: excesses below 2**40, far beyond |z - R(mean)| <= 2 * LATENT_LIMIT

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowzip.config import PRIOR_PHASES
+from flowzip.entropy import GroupDecoder, LatentGroup
 from flowzip.exact import ACT_BITS, LATENT_LIMIT, WEIGHT_BITS, scale_from_index, to_grid
 from flowzip.layers import OUTPUT_SCALE, ResidualConvNet, Squeeze
 
@@ -59,19 +58,6 @@ def code_length_bits(z: Tensor, mean: Tensor, scale: Tensor, family: str) -> Ten
     """
     bits = -_log_bin_probability((z - mean).abs(), scale, family) / math.log(2)
     return bits + (bits.clamp(max=MAX_SYMBOL_BITS) - bits).detach()
-
-
-@dataclass
-class LatentGroup:
-    """Integer latents and the coder parameters (mean, scale) of each, all of one shape."""
-
-    symbols: Tensor
-    mean: Tensor
-    scale: Tensor
-
-
-# Decoding calls this with a group's (mean, scale) and gets the group's integer latents back.
-GroupDecoder = Callable[[Tensor, Tensor], Tensor]
 
 
 PHASES = ((0, 0), (1, 1), (0, 1), (1, 0))  # the 2x2 polyphase components, in decoding order
@@ -156,7 +142,7 @@ class ChannelChunks(nn.Module):
             r = r + net(torch.cat(context + padded, dim=1))[:, :, : r.shape[2], : r.shape[3]]
         return coder_params(r)
 
-    def groups(self, raw: Tensor, cond: Tensor | None, z: Tensor) -> list[LatentGroup]:
+    def forward(self, raw: Tensor, cond: Tensor | None, z: Tensor) -> list[LatentGroup]:
         """The chunks (and phases) of ``z`` with their coder parameters, in decoding order."""
         out = []
         height, width = -(-z.shape[2] // 2), -(-z.shape[3] // 2)
@@ -173,19 +159,19 @@ class ChannelChunks(nn.Module):
             ]
         return out
 
-    def decode(self, raw: Tensor, cond: Tensor | None, decode: GroupDecoder) -> Tensor:
-        """Decode the chunks (and phases) in order and return them joined: the inverse of ``groups``."""
+    def inverse(self, raw: Tensor, cond: Tensor | None, decoder: GroupDecoder) -> Tensor:
+        """Decode the chunks (and phases) in order with ``decoder`` and return them joined."""
         z: Tensor | None = None
         height, width = -(-raw.shape[2] // 2), -(-raw.shape[3] // 2)
         for k in range(len(self.slices)):
             chunk_raw = self._chunk_raw(raw, k, cond, z)
             if self.phases == 1:
-                chunk = decode(*coder_params(chunk_raw))
+                chunk = decoder(*coder_params(chunk_raw))
             else:
                 context = self._context(cond, z, height, width)
                 parts: list[Tensor] = []
                 for p in range(self.phases):
-                    parts.append(decode(*self._phase_params(chunk_raw, k, p, context, parts)))
+                    parts.append(decoder(*self._phase_params(chunk_raw, k, p, context, parts)))
                 chunk = _join_phases(parts, raw.shape[2], raw.shape[3])
             z = chunk if z is None else torch.cat([z, chunk], dim=1)
         assert z is not None
@@ -209,13 +195,13 @@ class FactorOutPrior(nn.Module):
         self.net = ResidualConvNet(keep_channels, 2 * out_channels, hidden, blocks)
         self.chunks = ChannelChunks(keep_channels, out_channels, chunks, chunk_hidden, blocks, phases)
 
-    def groups(self, z_keep: Tensor, z_out: Tensor) -> list[LatentGroup]:
+    def forward(self, z_keep: Tensor, z_out: Tensor) -> list[LatentGroup]:
         """The factored-out latents with their coder parameters, in decoding order."""
-        return self.chunks.groups(self.net(z_keep), z_keep, z_out)
+        return self.chunks(self.net(z_keep), z_keep, z_out)
 
-    def decode(self, z_keep: Tensor, decode: GroupDecoder) -> Tensor:
+    def inverse(self, z_keep: Tensor, decoder: GroupDecoder) -> Tensor:
         """Decode the factored-out latents given the kept ones."""
-        return self.chunks.decode(self.net(z_keep), z_keep, decode)
+        return self.chunks.inverse(self.net(z_keep), z_keep, decoder)
 
 
 class TopPrior(nn.Module):
@@ -231,10 +217,10 @@ class TopPrior(nn.Module):
         n, _, h, w = shape
         return (self.raw.to(dtype) * OUTPUT_SCALE).expand(n, -1, h, w)
 
-    def groups(self, z: Tensor) -> list[LatentGroup]:
+    def forward(self, z: Tensor) -> list[LatentGroup]:
         """The top latents with their coder parameters, in decoding order."""
-        return self.chunks.groups(self._raw(z.shape, z.dtype), None, z)
+        return self.chunks(self._raw(z.shape, z.dtype), None, z)
 
-    def decode(self, shape: torch.Size, dtype: torch.dtype, decode: GroupDecoder) -> Tensor:
+    def inverse(self, shape: torch.Size, dtype: torch.dtype, decoder: GroupDecoder) -> Tensor:
         """Decode top latents of ``shape``."""
-        return self.chunks.decode(self._raw(shape, dtype), None, decode)
+        return self.chunks.inverse(self._raw(shape, dtype), None, decoder)

@@ -48,7 +48,7 @@ def _to_flow_input(tile: np.ndarray, stride: int) -> torch.Tensor:
 def flow_stream(model: Model, tile: np.ndarray) -> bytes:
     """The flow's ANS stream of an RGB tile (h, w, 3): the section of the flow tool, without its tool byte."""
     with torch.no_grad():
-        groups = model.flow.latent_groups(_to_flow_input(tile, model.flow.config.stride))
+        groups = model.flow(_to_flow_input(tile, model.flow.config.stride))
     return encode_latents(groups, model.flow.config.family)
 
 
@@ -57,7 +57,7 @@ def _flow_tile(model: Model, data: bytes, height: int, width: int) -> np.ndarray
     decoder = LatentDecoder(data, model.flow.config.family)
     shape = (1, 3, _padded(height, stride), _padded(width, stride))
     with torch.no_grad():
-        x = model.flow.decode(shape, decoder, torch.float64)
+        x = model.flow.inverse(shape, decoder, torch.float64)
     decoder.finish()
     if x.min() < 0 or x.max() > 255:
         raise FlowzipError("corrupt compressed data (decoded values outside 0..255)")

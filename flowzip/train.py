@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from flowzip.config import TrainConfig
 from flowzip.errors import FlowzipError
+from flowzip.flow import IntegerFlow
 from flowzip.images import load_rgb_images
-from flowzip.model import IntegerFlow
 from flowzip.zoo import MODEL_SUFFIX, load_model, save_model
 
 
@@ -42,9 +42,16 @@ def random_crops(images: list[np.ndarray], count: int, size: int, rng: np.random
     return torch.from_numpy(out).permute(0, 3, 1, 2).float()
 
 
-def bits_per_dim(flow: IntegerFlow | torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Mean code length of the batch in bits per subpixel (``flow`` may be wrapped for data parallelism)."""
-    return flow(x).sum() / x.numel()
+class CodeLength(torch.nn.Module):
+    """The training objective as a module, so that data-parallel wrappers see a call: the flow's code length of
+    a batch in bits per subpixel."""
+
+    def __init__(self, flow: IntegerFlow):
+        super().__init__()
+        self.flow = flow
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.flow.code_length_bits(x).sum() / x.numel()
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -66,7 +73,7 @@ def split_held_out(images: list[np.ndarray], fraction: float, seed: int) -> tupl
 def evaluate(flow: IntegerFlow, crops: torch.Tensor, batch: int = 64) -> float:
     """Bits per subpixel of fixed crops (float32, as in training)."""
     flow.eval()
-    bits = sum(flow(crops[i : i + batch]).sum().item() for i in range(0, len(crops), batch))
+    bits = sum(flow.code_length_bits(crops[i : i + batch]).sum().item() for i in range(0, len(crops), batch))
     flow.train()
     return bits / crops.numel()
 
@@ -144,11 +151,11 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
         torch.set_rng_state(ck["torch_rng"])
         if rank == 0:
             print(f"resumed {ckpt_path} at step {step}")
-    model = flow
+    objective: torch.nn.Module = CodeLength(flow)
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        model = DistributedDataParallel(flow, device_ids=[device.index] if device.type == "cuda" else None)
+        objective = DistributedDataParallel(objective, device_ids=[device.index] if device.type == "cuda" else None)
     if rank == 0:
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
 
@@ -181,7 +188,7 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
         for g in opt.param_groups:
             g["lr"] = learning_rate(cfg, step)
         batch = random_crops(train_images, world * cfg.batch, cfg.crop, rng)[rank::world].to(device)
-        loss = bits_per_dim(model, batch)
+        loss = objective(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(flow.parameters(), cfg.clip)

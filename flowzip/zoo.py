@@ -25,7 +25,7 @@ from flowzip.errors import FlowzipError
 if TYPE_CHECKING:
     import torch
 
-    from flowzip.model import IntegerFlow
+    from flowzip.flow import IntegerFlow
 
 DEFAULT_MODEL = "photo"
 MODEL_FILE_FORMAT = "flowzip-model-1"
@@ -80,7 +80,7 @@ def load_model_file(path: Path) -> Model:
     import torch
 
     from flowzip.config import FlowConfig
-    from flowzip.model import IntegerFlow
+    from flowzip.flow import IntegerFlow
 
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from flowzip.config import FlowConfig
-from flowzip.model import IntegerFlow
+from flowzip.flow import IntegerFlow
 from flowzip.zoo import Model, load_model_file
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"

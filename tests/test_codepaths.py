@@ -91,9 +91,9 @@ def test_batch_of_tiles_matches_one_tile(tiny_model: Model) -> None:
     tiles = torch.from_numpy(np.stack([make_image("photo", 32, 32, seed=s) for s in range(3)])).permute(0, 3, 1, 2)
     x = tiles.to(torch.float64)
     with torch.no_grad():
-        batched = tiny_model.flow.latent_groups(x)
+        batched = tiny_model.flow(x)
         for i in range(3):
-            single = tiny_model.flow.latent_groups(x[i : i + 1])
+            single = tiny_model.flow(x[i : i + 1])
             for b, s in zip(batched, single, strict=True):
                 assert torch.equal(b.symbols[i : i + 1], s.symbols)
                 assert torch.equal(b.mean[i : i + 1], s.mean) and torch.equal(b.scale[i : i + 1], s.scale)

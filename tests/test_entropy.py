@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from flowzip.entropy import SYMBOL_RANGE, LatentDecoder, encode_latents
+from flowzip.entropy import SYMBOL_RANGE, LatentDecoder, LatentGroup, encode_latents
 from flowzip.errors import FlowzipError
-from flowzip.priors import LatentGroup, code_length_bits
+from flowzip.priors import code_length_bits
 
 
 def _groups(seed: int, outliers: bool) -> list[LatentGroup]:

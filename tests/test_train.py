@@ -19,7 +19,7 @@ import flowzip
 from flowzip.cli import main
 from flowzip.config import FlowConfig, TrainConfig
 from flowzip.errors import FlowzipError
-from flowzip.model import IntegerFlow
+from flowzip.flow import IntegerFlow
 from flowzip.train import train
 from flowzip.zoo import load_model_file
 

@@ -1,4 +1,4 @@
-"""The shipped default model: loads safely, codes at its likelihood, and round-trips real photos."""
+"""The shipped models (flowzip.zoo): load safely, code at their likelihood, and round-trip real photos."""
 
 from __future__ import annotations
 

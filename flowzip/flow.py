@@ -3,8 +3,8 @@
 Level l: squeeze 2x2 -> ``steps`` x (emerging conv, coupling) -> factor out half of the channels, whose prior
 is conditioned on the half that goes on. The half left after the last level gets the top prior. Each prior
 may code its latents in channel chunks, each conditioned also on the chunks before it (``prior_chunks``).
-Encoding runs the flow forward and returns every latent group with its (mean, scale); decoding asks for the
-groups in the mirrored order, because each prior needs the latents decoded before it.
+``forward`` runs the flow on an image and returns every latent group with its (mean, scale); ``inverse`` asks a
+decoder for the groups in that order, because each prior needs the latents decoded before it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import torch
 from torch import Tensor, nn
 
 from flowzip.config import FlowConfig
+from flowzip.entropy import GroupDecoder, LatentGroup
 from flowzip.layers import FlowStep, Squeeze
-from flowzip.priors import FactorOutPrior, GroupDecoder, LatentGroup, TopPrior, code_length_bits
+from flowzip.priors import FactorOutPrior, TopPrior, code_length_bits
 
 PIXEL_OFFSET = 128  # uint8 pixels are centred to [-128, 127] before the flow
 
@@ -45,10 +46,10 @@ class FlowLevel(nn.Module):
         for step in self.steps:
             z = step(z)
         z_keep, z_out = z[:, : self.keep], z[:, self.keep :]
-        return z_keep, self.prior.groups(z_keep, z_out)
+        return z_keep, self.prior(z_keep, z_out)
 
-    def inverse(self, z_keep: Tensor, decode: GroupDecoder) -> Tensor:
-        z_out = self.prior.decode(z_keep, decode)
+    def inverse(self, z_keep: Tensor, decoder: GroupDecoder) -> Tensor:
+        z_out = self.prior.inverse(z_keep, decoder)
         z = torch.cat([z_keep, z_out], dim=1)
         for step in reversed(self.steps):
             z = step.inverse(z)
@@ -70,23 +71,24 @@ class IntegerFlow(nn.Module):
         self.top_channels = channels
         self.top = TopPrior(channels, config.prior_chunks, config.chunk_hidden, config.blocks, config.prior_phases)
 
-    def latent_groups(self, x: Tensor) -> list[LatentGroup]:
+    def forward(self, x: Tensor) -> list[LatentGroup]:
         """Run the flow on integer pixels; return the latent groups in decoding order (top first)."""
         per_level = []
         z = x - PIXEL_OFFSET
         for level in self.levels:
             z, groups = level(z)
             per_level.append(groups)
-        per_level.append(self.top.groups(z))
+        per_level.append(self.top(z))
         return [g for groups in reversed(per_level) for g in groups]
 
-    def decode(self, shape: tuple[int, int, int, int], decode: GroupDecoder, dtype: torch.dtype) -> Tensor:
-        """Rebuild integer pixels of ``shape`` (N, C, H, W), decoding each latent group when it is needed."""
+    def inverse(self, shape: tuple[int, int, int, int], decoder: GroupDecoder, dtype: torch.dtype) -> Tensor:
+        """Rebuild integer pixels of ``shape`` (N, C, H, W), decoding each latent group with ``decoder`` when it
+        is needed (in the order ``forward`` returns them)."""
         n, _, h, w = shape
         stride = self.config.stride
-        z = self.top.decode(torch.Size((n, self.top_channels, h // stride, w // stride)), dtype, decode)
+        z = self.top.inverse(torch.Size((n, self.top_channels, h // stride, w // stride)), dtype, decoder)
         for level in reversed(self.levels):
-            z = level.inverse(z, decode)
+            z = level.inverse(z, decoder)
         return z + PIXEL_OFFSET
 
     def start_from(self, other: IntegerFlow) -> None:
@@ -108,13 +110,9 @@ class IntegerFlow(nn.Module):
         missing, _ = self.load_state_dict(other.state_dict(), strict=False)
         assert all(".chunks.nets." in k or ".chunks.phase_nets." in k for k in missing), missing
 
-    def forward(self, x: Tensor) -> Tensor:
-        """The training objective: ``code_length_bits`` (a module call, so data-parallel wrappers work)."""
-        return self.code_length_bits(x)
-
     def code_length_bits(self, x: Tensor) -> Tensor:
         """Model code length of each image in bits, shape (N,): ``-log2 P(latents)`` as the coder pays it."""
         total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-        for g in self.latent_groups(x):
+        for g in self(x):
             total = total + code_length_bits(g.symbols, g.mean, g.scale, self.config.family).flatten(1).sum(1)
         return total
