@@ -100,7 +100,7 @@ def time_layers(model: str) -> None:
     import torch
 
     import flowzip
-    from flowzip import entropy, layers
+    from flowzip import emerging, entropy, nets
     from flowzip.zoo import load_model
 
     torch.set_num_threads(1)
@@ -122,12 +122,12 @@ def time_layers(model: str) -> None:
 
     image, m = mosaic(1), load_model(model)
     flowzip.decompress(flowzip.compress(image[:64, :64], model=m, jobs=1), model=m, jobs=1)
-    timed(layers.IntegerMaskedConv, "forward", lambda s: f"masked conv forward ({channels(s)})")
-    timed(layers.IntegerMaskedConv, "inverse", lambda s: f"masked conv inverse, numba solve ({channels(s)})")
+    timed(emerging.IntegerMaskedConv, "forward", lambda s: f"masked conv forward ({channels(s)})")
+    timed(emerging.IntegerMaskedConv, "inverse", lambda s: f"masked conv inverse, numba solve ({channels(s)})")
     for name, net in m.flow.named_modules():  # each network is timed under the layer it belongs to
-        if isinstance(net, layers.ResidualConvNet):
+        if isinstance(net, nets.ResidualConvNet):
             net.timing_label = "prior networks" if "prior" in name or "top" in name else "coupling networks"
-    timed(layers.ResidualConvNet, "forward", lambda s: s.timing_label)
+    timed(nets.ResidualConvNet, "forward", lambda s: s.timing_label)
     timed(entropy.LatentDecoder, "__call__", lambda s: "ANS decode")
     encode_latents = entropy.encode_latents
 

@@ -21,7 +21,8 @@ from torch import Tensor, nn
 from flowzip.config import PRIOR_PHASES
 from flowzip.entropy import GroupDecoder, LatentGroup
 from flowzip.exact import ACT_BITS, LATENT_LIMIT, WEIGHT_BITS, scale_from_index, to_grid
-from flowzip.layers import OUTPUT_SCALE, ResidualConvNet, Squeeze
+from flowzip.layers import Squeeze
+from flowzip.nets import OUTPUT_SCALE, ResidualConvNet
 
 MAX_SYMBOL_BITS = 24.0  # constriction quantizes probabilities to 24 bits: no symbol in range costs more
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from flowzip.emerging import IntegerEmergingConv, IntegerMaskedConv
 from flowzip.exact import MASKED_BITS, MAX_CONV_CHANNELS, FixedPointConv2d, conv3x3, to_grid
-from flowzip.layers import FlowStep, IntegerAdditiveCoupling, IntegerEmergingConv, IntegerMaskedConv, Squeeze
+from flowzip.layers import FlowStep, IntegerAdditiveCoupling, Squeeze
 
 
 def _randomise(module: torch.nn.Module, std: float = 0.1, seed: int = 0) -> torch.nn.Module:
