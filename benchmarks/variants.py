@@ -3,7 +3,7 @@
     python benchmarks/variants.py family [--steps 2000] [--threads 1]
     python benchmarks/variants.py chunks [--steps 600] [--threads 1] [--chunk-hidden 24]
     python benchmarks/variants.py design --minutes 40 [--only NAME] [--threads 1]
-    python benchmarks/variants.py phases --minutes 60 [--only NAME] [--threads 1]
+    python benchmarks/variants.py grow --minutes 60 [--only NAME] [--threads 1]
 
 family: the default architecture with Gaussian or Laplace priors, each trained from scratch.
 chunks: the shipped ``photo-c7c8e0d3`` model (the one ``photo`` was grown from) trained further as it is
@@ -12,14 +12,15 @@ on the first by networks of ``--chunk-hidden`` channels (``--init photo-c7c8e0d3
 design: candidate architectures for the photo model v2, each trained from scratch for the same CPU time
 (``--minutes`` on ``--threads``), against the shipped architecture trained the same way ("base"). Run two at a
 time with ``--only`` (one per core).
-phases: the shipped ``photo`` trained further as it is, or grown to priors that code each chunk in 2x2
-polyphase components, each conditioned on those before (``prior_phases=4``), both for the same CPU time at a
+grow: the shipped ``photo`` trained further as it is ("photo"), grown to priors that code each chunk in 2x2
+polyphase components, each conditioned on those before ("4 phases", ``prior_phases=4``), or trained further on
+crops of which half went through JPEG ("JPEG crops", ``jpeg_fraction=0.5``), each for the same CPU time at a
 learning rate of 3e-4 (it is already trained), 100 warm-up steps and a cosine schedule over 4,000 steps.
 
 Every run uses the photo training folder, the same seed, 64x64 crops, batch 16, and unless said otherwise a
 peak learning rate 1e-3 with 300 warm-up steps and a cosine schedule (40,000 steps from scratch, 12,000 from a
 model) cut at ``--steps`` or ``--minutes``. family and chunks score the raw (not EMA) weights on 512 crops of
-the held-out training photos (5 %, chosen by the seed); design and phases score the raw and the EMA weights on
+the held-out training photos (5 %, chosen by the seed); design and grow score the raw and the EMA weights on
 those and on the dev set of ``dev_crops``. Every row also gives the training seconds per step of its run. Run
 folders go to runs/variants-KIND-NAME; rerunning resumes them.
 """
@@ -92,6 +93,7 @@ class Variant(NamedTuple):
     schedule: int  # steps of the cosine schedule
     lr: float = 1e-3
     warmup: int = 300
+    jpeg_fraction: float = 0.0
 
 
 def variants(kind: str, chunk_hidden: int) -> dict[str, Variant]:
@@ -100,10 +102,13 @@ def variants(kind: str, chunk_hidden: int) -> dict[str, Variant]:
         return {family: Variant(FlowConfig(family=family), None, 40_000) for family in ("gaussian", "laplace")}
     if kind == "design":
         return {name: Variant(config, None, 40_000) for name, config in design_variants().items()}
-    if kind == "phases":
+    if kind == "grow":
         photo = load_model("photo").flow.config
-        grown = dataclasses.replace(photo, prior_phases=4)
-        return {name: Variant(c, "photo", 4_000, 3e-4, 100) for name, c in (("photo", photo), ("4 phases", grown))}
+        return {
+            "photo": Variant(photo, "photo", 4_000, 3e-4, 100),
+            "4 phases": Variant(dataclasses.replace(photo, prior_phases=4), "photo", 4_000, 3e-4, 100),
+            "JPEG crops": Variant(photo, "photo", 4_000, 3e-4, 100, jpeg_fraction=0.5),
+        }
     base = "photo-c7c8e0d3"
     one = load_model(base).flow.config
     grown = dataclasses.replace(one, prior_chunks=2, chunk_hidden=chunk_hidden)
@@ -112,7 +117,7 @@ def variants(kind: str, chunk_hidden: int) -> dict[str, Variant]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["family", "chunks", "design", "phases"])
+    parser.add_argument("kind", choices=["family", "chunks", "design", "grow"])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--minutes", type=float, help="stop each run after this much training time instead")
     parser.add_argument("--threads", type=int, default=1)
@@ -122,7 +127,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     _, held_out = split_held_out(load_rgb_images([str(DATA)]), 0.05, 0)
     crops = random_crops(held_out, 512, 64, np.random.default_rng(7))
-    dev = dev_crops() if args.kind in ("design", "phases") else []
+    dev = dev_crops() if args.kind in ("design", "grow") else []
     if dev:
         print(f"dev set: {len(dev)} central crops, {sum(c.numel() for c in dev) // 3:,} pixels")
         print(
@@ -148,6 +153,7 @@ def main() -> None:
             val_crops=128,
             threads=args.threads,
             init=variant.init,
+            jpeg_fraction=variant.jpeg_fraction,
         )
         if args.minutes:
             log_path = Path(cfg.out) / "log.jsonl"

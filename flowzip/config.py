@@ -58,6 +58,7 @@ class TrainConfig:
     name: str = _setting("model", "Name of the exported model.")
     flow: FlowConfig = field(default_factory=FlowConfig)
     crop: int = _setting(64, "Side of the random training crops.")
+    jpeg_fraction: float = _setting(0.0, "Fraction of the training crops re-encoded as JPEG (quality 60-95).")
     batch: int = _setting(16, "Crops per step (per process under torchrun).")
     steps: int = _setting(40_000, "Length of the learning-rate schedule.")
     lr: float = _setting(1e-3, "Peak learning rate.")

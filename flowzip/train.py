@@ -9,6 +9,7 @@ The loss is the model's code length in bits per dimension, exactly what the code
 from __future__ import annotations
 
 import copy
+import io
 import json
 import math
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from tqdm import tqdm
 
 from flowzip.config import TrainConfig
@@ -26,9 +28,21 @@ from flowzip.flow import IntegerFlow
 from flowzip.images import load_rgb_images
 from flowzip.zoo import MODEL_SUFFIX, load_model, save_model
 
+JPEG_QUALITIES = (60, 95)  # the JPEG augmentation re-encodes a crop at a quality drawn from this range
 
-def random_crops(images: list[np.ndarray], count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
-    """``count`` random crops of ``size`` (with random horizontal flips) as a float tensor (N, 3, size, size)."""
+
+def _through_jpeg(crop: np.ndarray, quality: int) -> np.ndarray:
+    """``crop`` after a JPEG round trip: flat 8x8 blocks, no sensor noise, as in photos that were JPEGs."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(crop)).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def random_crops(
+    images: list[np.ndarray], count: int, size: int, rng: np.random.Generator, jpeg_fraction: float = 0.0
+) -> torch.Tensor:
+    """``count`` random crops of ``size`` (with random horizontal flips, and a ``jpeg_fraction`` of them through
+    JPEG at a random quality) as a float tensor (N, 3, size, size)."""
     out = np.empty((count, size, size, 3), dtype=np.uint8)
     for k in range(count):
         img = images[rng.integers(len(images))]
@@ -38,7 +52,10 @@ def random_crops(images: list[np.ndarray], count: int, size: int, rng: np.random
             h, w = img.shape[:2]
         i, j = rng.integers(h - size + 1), rng.integers(w - size + 1)
         crop = img[i : i + size, j : j + size]
-        out[k] = crop[:, ::-1] if rng.random() < 0.5 else crop
+        crop = crop[:, ::-1] if rng.random() < 0.5 else crop
+        if jpeg_fraction and rng.random() < jpeg_fraction:
+            crop = _through_jpeg(crop, int(rng.integers(JPEG_QUALITIES[0], JPEG_QUALITIES[1] + 1)))
+        out[k] = crop
     return torch.from_numpy(out).permute(0, 3, 1, 2).float()
 
 
@@ -187,7 +204,7 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
     while step < stop:
         for g in opt.param_groups:
             g["lr"] = learning_rate(cfg, step)
-        batch = random_crops(train_images, world * cfg.batch, cfg.crop, rng)[rank::world].to(device)
+        batch = random_crops(train_images, world * cfg.batch, cfg.crop, rng, cfg.jpeg_fraction)[rank::world].to(device)
         loss = objective(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -20,7 +20,7 @@ from flowzip.cli import main
 from flowzip.config import FlowConfig, TrainConfig
 from flowzip.errors import FlowzipError
 from flowzip.flow import IntegerFlow
-from flowzip.train import train
+from flowzip.train import random_crops, train
 from flowzip.zoo import load_model_file
 
 from conftest import make_image, random_flow
@@ -124,6 +124,23 @@ def test_the_train_command_takes_every_setting_with_its_default(data: Path, tmp_
     assert saved == expected
     r = CliRunner().invoke(main, [*args[:3], "--out", str(tmp_path / "bad"), "--prior-phases", "2"])
     assert r.exit_code == 1 and r.output.count("\n") == 1 and "phases" in r.output
+
+
+def test_jpeg_augmentation_changes_the_chosen_fraction_of_crops_reproducibly() -> None:
+    images = [make_image("photo", 40, 48, seed=s) for s in range(3)]
+    plain = random_crops(images, 64, 16, np.random.default_rng(5))
+    assert torch.equal(plain, random_crops(images, 64, 16, np.random.default_rng(5), jpeg_fraction=0.0))
+    jpeg = random_crops(images, 64, 16, np.random.default_rng(5), jpeg_fraction=0.5)
+    assert torch.equal(jpeg, random_crops(images, 64, 16, np.random.default_rng(5), jpeg_fraction=0.5))
+    # one crop per seed: the same place and flip with and without the augmentation, which changes about half
+    changed = [
+        not torch.equal(
+            random_crops(images, 1, 16, np.random.default_rng(seed)),
+            random_crops(images, 1, 16, np.random.default_rng(seed), jpeg_fraction=0.5),
+        )
+        for seed in range(64)
+    ]
+    assert 16 < sum(changed) < 48
 
 
 def _free_port() -> int:
