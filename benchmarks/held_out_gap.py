@@ -1,11 +1,12 @@
 """Is the gap between training and held-out bits real? Score a model on fixed crops of both, and the dev set.
 
-    python benchmarks/held_out_gap.py [--model photo] [--crops 512]
+    python benchmarks/held_out_gap.py [--model photo] [--crops 512]     (--model: a name or a .fzm file)
 
 The training log's "train" figure is a running mean over random training batches of the raw weights, and
 its "held-out" figure scores the EMA weights on 128 crops of the 5 % of photos held out (seed 0). Here one
 model scores the same number of fixed 64x64 crops (seed 7) of the training photos and of the held-out
-photos, each held-out photo on its own, and the dev set of ``benchmarks/variants.py``.
+photos, each held-out photo on its own, and the dev set of ``benchmarks/variants.py``, each of its folders
+and all of it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 
 import numpy as np
 import torch
-from variants import DATA, dev_bits, dev_crops
+from variants import DATA, DEV_FOLDERS, dev_bits, dev_crops
 
 from flowzip.images import load_rgb_images
 from flowzip.train import evaluate, random_crops, split_held_out
@@ -44,7 +45,9 @@ def main() -> None:
     print(f"| {args.model}: crops of | bits/subpixel |\n|---|---|")
     for name, crops in rows:
         print(f"| {name} | {evaluate(flow, crops):.4f} |")
-    print(f"| dev set (central crops) | {dev_bits(flow, dev_crops()):.4f} |")
+    for folder in DEV_FOLDERS:
+        print(f"| dev set: central crops of {folder} | {dev_bits(flow, dev_crops((folder,))):.4f} |")
+    print(f"| dev set (all central crops) | {dev_bits(flow, dev_crops()):.4f} |")
 
 
 if __name__ == "__main__":

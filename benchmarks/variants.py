@@ -49,11 +49,11 @@ DEV_CROP = 256
 SYNTHETIC_COLOURS = 1 << 14  # waterloo's RGB images with fewer colours are synthetic (frymire, serrano)
 
 
-def dev_crops() -> list[torch.Tensor]:
+def dev_crops(folders: tuple[str, ...] = DEV_FOLDERS) -> list[torch.Tensor]:
     """The photo dev set: central crops (up to 256x256, sides a multiple of 32, the stride of 5 levels) of every
     RGB image of CBSD68, Set5 and Set14 and of waterloo's colour photos, each a tensor (1, 3, H, W)."""
     crops = []
-    for folder in DEV_FOLDERS:
+    for folder in folders:
         for path in sorted((SHARED / folder).iterdir()):
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
