@@ -15,7 +15,8 @@ OPTIMIZERS = ("adam", "adamax")  # torch.optim.Adam, torch.optim.Adamax
 
 
 def _setting(default: Any, help: str, **metadata: Any) -> Any:
-    """A dataclass field with its command-line help (and ``choices``, ``flag``) as metadata."""
+    """A dataclass field with its command-line help (and ``choices``, ``flag``) as metadata; the train command
+    has an option for each such field."""
     return field(default=default, metadata={"help": help, **metadata})
 
 
@@ -29,7 +30,7 @@ class FlowConfig:
     blocks: int = _setting(1, "Residual blocks per network.")
     prior_hidden: int = _setting(48, "Channels of the prior networks.")
     family: str = _setting("gaussian", "Distribution of each latent.", choices=FAMILIES)
-    channels: int = _setting(3, "Image channels.")
+    channels: int = 3  # RGB; not a command-line option, as the codec's flow tiles are RGB
     prior_chunks: int = _setting(1, "Channel chunks per prior, each conditioned on those before.")
     chunk_hidden: int = _setting(24, "Channels of the networks that condition a chunk or phase on those before.")
     prior_phases: int = _setting(1, "Spatial phases per chunk (4: 2x2 polyphase), each conditioned on those before.")
