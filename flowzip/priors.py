@@ -80,6 +80,11 @@ def _join_phases(phases: list[Tensor], height: int, width: int) -> Tensor:
     return z
 
 
+def _canvas(z: Tensor) -> tuple[int, int]:
+    """(height, width) that holds every polyphase component of ``z``: the first one's size."""
+    return -(-z.shape[2] // 2), -(-z.shape[3] // 2)
+
+
 def _half_resolution(x: Tensor, height: int, width: int) -> Tensor:
     """``x`` (N, C, h, w) with h, w <= 2 height, 2 width, zero-padded and each 2x2 block stacked into 4 channels,
     so it lines up with the polyphase components on a (height, width) canvas."""
@@ -103,7 +108,7 @@ class ChannelChunks(nn.Module):
     def __init__(self, cond_channels: int, channels: int, chunks: int, hidden: int, blocks: int, phases: int = 1):
         super().__init__()
         if phases not in PRIOR_PHASES:
-            raise ValueError(f"priors code their latents in 1 or {len(PHASES)} phases, not {phases}")
+            raise ValueError(f"priors code their latents in {' or '.join(map(str, PRIOR_PHASES))} phases, not {phases}")
         self.channels, self.phases = channels, phases
         bounds = [round(k * channels / chunks) for k in range(chunks + 1)]
         self.slices = [slice(a, b) for a, b in itertools.pairwise(bounds)]
@@ -137,7 +142,7 @@ class ChannelChunks(nn.Module):
         """Coder parameters of phase ``p`` of chunk ``k``, given its phases ``decoded`` before it."""
         r = _phase(chunk_raw, p)
         if p:
-            height, width = -(-chunk_raw.shape[2] // 2), -(-chunk_raw.shape[3] // 2)
+            height, width = _canvas(chunk_raw)
             padded = [F.pad(d, (0, width - d.shape[3], 0, height - d.shape[2])) for d in decoded]
             net = self.phase_nets[k * (self.phases - 1) + p - 1]
             r = r + net(torch.cat(context + padded, dim=1))[:, :, : r.shape[2], : r.shape[3]]
@@ -146,7 +151,7 @@ class ChannelChunks(nn.Module):
     def forward(self, raw: Tensor, cond: Tensor | None, z: Tensor) -> list[LatentGroup]:
         """The chunks (and phases) of ``z`` with their coder parameters, in decoding order."""
         out = []
-        height, width = -(-z.shape[2] // 2), -(-z.shape[3] // 2)
+        height, width = _canvas(z)
         for k, s in enumerate(self.slices):
             chunk_raw = self._chunk_raw(raw, k, cond, z[:, : s.start])
             if self.phases == 1:
@@ -163,7 +168,7 @@ class ChannelChunks(nn.Module):
     def inverse(self, raw: Tensor, cond: Tensor | None, decoder: GroupDecoder) -> Tensor:
         """Decode the chunks (and phases) in order with ``decoder`` and return them joined."""
         z: Tensor | None = None
-        height, width = -(-raw.shape[2] // 2), -(-raw.shape[3] // 2)
+        height, width = _canvas(raw)
         for k in range(len(self.slices)):
             chunk_raw = self._chunk_raw(raw, k, cond, z)
             if self.phases == 1:
