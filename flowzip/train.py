@@ -143,7 +143,10 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
     train_images, val_images = split_held_out(load_rgb_images(cfg.data), cfg.val_fraction, cfg.seed)
     val_crops = random_crops(val_images or train_images, cfg.val_crops, cfg.crop, np.random.default_rng(1))
 
-    flow = IntegerFlow(cfg.flow)
+    try:
+        flow = IntegerFlow(cfg.flow)
+    except ValueError as e:  # beyond the exactness bounds, which the layers check as they are built
+        raise FlowzipError(f"invalid flow configuration: {e}") from None
     if cfg.init and not ckpt_path.exists():
         try:
             flow.start_from(load_model(cfg.init).flow)

@@ -122,8 +122,10 @@ def test_the_train_command_takes_every_setting_with_its_default(data: Path, tmp_
     expected = asdict(TrainConfig(data=[str(data)], out=str(out), crop=16, threads=1))
     expected["flow"] = asdict(FlowConfig(levels=2, steps=1, hidden=8, prior_phases=4, family="laplace"))
     assert saved == expected
-    r = CliRunner().invoke(main, [*args[:3], "--out", str(tmp_path / "bad"), "--prior-phases", "2"])
+    r = CliRunner().invoke(main, [*args[:2], "--out", str(tmp_path / "bad"), "--prior-phases", "2"])
     assert r.exit_code == 1 and r.output.count("\n") == 1 and "phases" in r.output
+    r = CliRunner().invoke(main, [*args[:2], "--out", str(tmp_path / "wide"), "--hidden", "300"])
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "at most 256 channels" in r.output
 
 
 def test_jpeg_augmentation_changes_the_chosen_fraction_of_crops_reproducibly() -> None:
