@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from flowzip.config import FlowConfig
+from flowzip.config import PRIOR_PHASES, FlowConfig
 from flowzip.flow import IntegerFlow
+from flowzip.priors import PHASES
 
 from conftest import random_flow
 
@@ -53,3 +54,7 @@ def test_flow_decode_inverts_encode(chunks: int, phases: int) -> None:
 def test_invalid_flow_configurations_are_refused(change: dict) -> None:
     with pytest.raises(ValueError):
         IntegerFlow(FlowConfig(**change))
+
+
+def test_the_configurable_phase_counts_are_the_priors_own() -> None:
+    assert (1, len(PHASES)) == PRIOR_PHASES
