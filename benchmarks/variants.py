@@ -4,6 +4,7 @@
     python benchmarks/variants.py chunks [--steps 600] [--threads 1] [--chunk-hidden 24]
     python benchmarks/variants.py design --minutes 40 [--only NAME] [--threads 1]
     python benchmarks/variants.py grow --minutes 60 [--only NAME] [--threads 1]
+    python benchmarks/variants.py small --minutes 30 [--only NAME] [--threads 1]
 
 family: the default architecture with Gaussian or Laplace priors, each trained from scratch.
 chunks: the shipped ``photo-c7c8e0d3`` model (the one ``photo`` was grown from) trained further as it is
@@ -17,12 +18,18 @@ polyphase components, each conditioned on those before ("4 phases", ``prior_phas
 crops of which half went through JPEG ("JPEG crops", ``jpeg_fraction=0.5``), each for the same CPU time at a
 learning rate of 3e-4 (it is already trained), 100 warm-up steps and a cosine schedule over 4,000 steps.
 
-Every run uses the photo training folder, the same seed, 64x64 crops, batch 16, and unless said otherwise a
-peak learning rate 1e-3 with 300 warm-up steps and a cosine schedule (40,000 steps from scratch, 12,000 from a
-model) cut at ``--steps`` or ``--minutes``. family and chunks score the raw (not EMA) weights on 512 crops of
-the held-out training photos (5 %, chosen by the seed); design and grow score the raw and the EMA weights on
-those and on the dev set of ``dev_crops``. Every row also gives the training seconds per step of its run. Run
-folders go to runs/variants-KIND-NAME; rerunning resumes them.
+small: the shipped ``cifar10`` trained further as it is ("cifar10"), or grown to a causal local context of
+radius 2 on its finest factored-out latents ("local context", ``context_radius=2``), or to 8 flow steps per
+level, the 4 new ones after the old ones of each level ("8 steps"; they start as the identity), each for the
+same CPU time with the schedule of grow, on whole CIFAR-10 training images (``runs/cifar10/train.npy``, written
+by ``benchmarks/cifar10.py``), batch 64, scored on the held-out slice of the training set (5 %, 2,500 images).
+
+The other kinds train on the photo training folder with 64x64 crops, batch 16; all use the same seed and, unless
+said otherwise, a peak learning rate 1e-3 with 300 warm-up steps and a cosine schedule (40,000 steps from
+scratch, 12,000 from a model) cut at ``--steps`` or ``--minutes``. family and chunks score the raw (not EMA)
+weights on 512 crops of the held-out training photos (5 %, chosen by the seed); design and grow score the raw and
+the EMA weights on those and on the dev set of ``dev_crops``, small on its held-out images. Every row also gives
+the training seconds per step of its run. Run folders go to runs/variants-KIND-NAME; rerunning resumes them.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 DATA = SHARED / "photos" / "train"
 DEV_FOLDERS = ("dev/cbsd68", "dev/set5", "dev/set14", "dev/waterloo")
 DEV_CROP = 256
+CIFAR10_TRAIN = Path(__file__).resolve().parents[1] / "runs" / "cifar10" / "train.npy"  # benchmarks/cifar10.py
 SYNTHETIC_COLOURS = 1 << 14  # waterloo's RGB images with fewer colours are synthetic (frymire, serrano)
 
 
@@ -109,6 +117,13 @@ def variants(kind: str, chunk_hidden: int) -> dict[str, Variant]:
             "4 phases": Variant(dataclasses.replace(photo, prior_phases=4), "photo", 4_000, 3e-4, 100),
             "JPEG crops": Variant(photo, "photo", 4_000, 3e-4, 100, jpeg_fraction=0.5),
         }
+    if kind == "small":
+        cifar10 = load_model("cifar10").flow.config
+        return {
+            "cifar10": Variant(cifar10, "cifar10", 4_000, 3e-4, 100),
+            "local context": Variant(dataclasses.replace(cifar10, context_radius=2), "cifar10", 4_000, 3e-4, 100),
+            "8 steps": Variant(dataclasses.replace(cifar10, steps=8), "cifar10", 4_000, 3e-4, 100),
+        }
     base = "photo-c7c8e0d3"
     one = load_model(base).flow.config
     grown = dataclasses.replace(one, prior_chunks=2, chunk_hidden=chunk_hidden)
@@ -117,7 +132,7 @@ def variants(kind: str, chunk_hidden: int) -> dict[str, Variant]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["family", "chunks", "design", "grow"])
+    parser.add_argument("kind", choices=["family", "chunks", "design", "grow", "small"])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--minutes", type=float, help="stop each run after this much training time instead")
     parser.add_argument("--threads", type=int, default=1)
@@ -125,14 +140,23 @@ def main() -> None:
     parser.add_argument("--only", help="train only this variant (to run variants in parallel processes)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    _, held_out = split_held_out(load_rgb_images([str(DATA)]), 0.05, 0)
-    crops = random_crops(held_out, 512, 64, np.random.default_rng(7))
+    small = args.kind == "small"
+    data, crop, batch = (CIFAR10_TRAIN, 32, 64) if small else (DATA, 64, 16)
+    _, held_out = split_held_out(load_rgb_images([str(data)]), 0.05, 0)
+    if small:  # whole images, all of them
+        crops = torch.from_numpy(np.stack(held_out)).permute(0, 3, 1, 2).float()
+    else:
+        crops = random_crops(held_out, 512, 64, np.random.default_rng(7))
     dev = dev_crops() if args.kind in ("design", "grow") else []
+    detailed = args.kind in ("design", "grow", "small")  # EMA weights, parameters
     if dev:
         print(f"dev set: {len(dev)} central crops, {sum(c.numel() for c in dev) // 3:,} pixels")
+    if detailed:
         print(
-            f"| {args.kind} | parameters | steps | s/step | held-out bpd raw / EMA | dev bpd raw / EMA |\n"
-            "|---|---|---|---|---|---|"
+            f"| {args.kind} | parameters | steps | s/step | held-out bpd raw / EMA |"
+            + (" dev bpd raw / EMA |" if dev else "")
+            + "\n|---|---|---|---|---|"
+            + ("---|" if dev else "")
         )
     else:
         print(f"| {args.kind} | steps | held-out bpd (raw weights) | training s/step |\n|---|---|---|---|")
@@ -140,12 +164,12 @@ def main() -> None:
         if args.only and name != args.only:
             continue
         cfg = TrainConfig(
-            data=[str(DATA)],
+            data=[str(data)],
             out=f"runs/variants-{args.kind}-{name.replace(' ', '-').replace(',', '')}",
             name="variant",
             flow=variant.flow,
-            crop=64,
-            batch=16,
+            crop=crop,
+            batch=batch,
             steps=variant.schedule,
             lr=variant.lr,
             warmup=variant.warmup,
@@ -168,12 +192,12 @@ def main() -> None:
         ema.load_state_dict(ck["ema"])
         log = [json.loads(line) for line in (Path(cfg.out) / "log.jsonl").read_text().splitlines()]
         seconds = log[-1]["seconds"] / ck["step"]
-        if dev:
+        if detailed:
             params = sum(p.numel() for p in flow.parameters())
             print(
                 f"| {name} | {params / 1e6:.2f} M | {ck['step']} | {seconds:.3f} "
-                f"| {evaluate(flow, crops):.4f} / {evaluate(ema, crops):.4f} "
-                f"| {dev_bits(flow, dev):.4f} / {dev_bits(ema, dev):.4f} |"
+                f"| {evaluate(flow, crops):.4f} / {evaluate(ema, crops):.4f} |"
+                + (f" {dev_bits(flow, dev):.4f} / {dev_bits(ema, dev):.4f} |" if dev else "")
             )
         else:
             print(f"| {name} | {ck['step']} | {evaluate(flow, crops):.4f} | {seconds:.3f} |")

@@ -34,14 +34,22 @@ class FlowConfig:
     prior_chunks: int = _setting(1, "Channel chunks per prior, each conditioned on those before.")
     chunk_hidden: int = _setting(24, "Channels of the networks that condition a chunk or phase on those before.")
     prior_phases: int = _setting(1, "Spatial phases per chunk (4: 2x2 polyphase), each conditioned on those before.")
+    context_radius: int = _setting(
+        0, "Radius of the causal local context of the finest level's factored-out latents (0: none)."
+    )
+    context_hidden: int = _setting(64, "Channels of the causal local context network.")
+    context_blocks: int = _setting(2, "Pointwise residual blocks of the causal local context network.")
 
     def __post_init__(self) -> None:
         if self.prior_phases not in PRIOR_PHASES:
             raise ValueError(f"priors code their latents in {' or '.join(map(str, PRIOR_PHASES))} phases")
         if self.family not in FAMILIES:
             raise ValueError(f"unknown prior family {self.family!r}; choose from {FAMILIES}")
+        if self.context_radius and self.prior_phases != 1:
+            raise ValueError("a prior with a causal local context codes its latents in one phase")
         sizes = (self.levels, self.steps, self.hidden, self.prior_hidden, self.channels, self.prior_chunks)
-        if min(*sizes, self.chunk_hidden) < 1 or self.blocks < 0:
+        counts = (self.blocks, self.context_radius, self.context_blocks)
+        if min(*sizes, self.chunk_hidden, self.context_hidden) < 1 or min(counts) < 0:
             raise ValueError(f"invalid flow configuration {asdict(self)}")
 
     @property

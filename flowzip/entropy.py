@@ -26,11 +26,24 @@ from flowzip.exact import round_half_up
 
 @dataclass
 class LatentGroup:
-    """Integer latents and the coder parameters (mean, scale) of each, all of one shape."""
+    """Integer latents (N, C, H, W) and the coder parameters (mean, scale) of each, all of one shape.
+
+    The coder takes them in C order, or with ``positionwise`` position by position ((H, W, N, C) order), as a
+    decoder that needs each position's neighbours before the next position asks for them.
+    """
 
     symbols: Tensor
     mean: Tensor
     scale: Tensor
+    positionwise: bool = False
+
+    def in_coding_order(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Symbols, means and scales as flat float64 tensors, in the order the coder takes them."""
+
+        def flat(t: Tensor) -> Tensor:
+            return (t.permute(2, 3, 0, 1) if self.positionwise else t).flatten().to(torch.float64)
+
+        return flat(self.symbols), flat(self.mean), flat(self.scale)
 
 
 # What the flow's inverse calls with a group's (mean, scale) to get its integer latents back (LatentDecoder).
@@ -48,9 +61,10 @@ _DIGIT = constriction.stream.model.Uniform(1 << ESCAPE_DIGIT_BITS)
 
 
 def _centre(mean: Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """The integer centre ``R(mean)`` and the fractional mean the coder sees, both as float64 arrays."""
-    centre = round_half_up(mean.to(torch.float64))
-    return centre.flatten().numpy(), (mean.to(torch.float64) - centre).flatten().numpy()
+    """The integer centre ``R(mean)`` and the fractional mean the coder sees, both as flat float64 arrays."""
+    mean = mean.to(torch.float64).flatten()
+    centre = round_half_up(mean)
+    return centre.numpy(), (mean - centre).numpy()
 
 
 def encode_latents(groups: Sequence[LatentGroup], family: str) -> bytes:
@@ -58,14 +72,15 @@ def encode_latents(groups: Sequence[LatentGroup], family: str) -> bytes:
     coder = constriction.stream.stack.AnsCoder()
     model = _FAMILIES[family]
     for g in reversed(groups):
-        centre, frac_mean = _centre(g.mean)
-        s = g.symbols.to(torch.float64).flatten().numpy() - centre
+        symbols, mean, scale = g.in_coding_order()
+        centre, frac_mean = _centre(mean)
+        s = symbols.numpy() - centre
         edge = np.clip(s, -SYMBOL_RANGE, SYMBOL_RANGE)
         excess = (np.abs(s[np.abs(edge) == SYMBOL_RANGE]) - SYMBOL_RANGE).astype(np.int64)
         if excess.size:
             digits = np.stack([excess & ((1 << ESCAPE_DIGIT_BITS) - 1), excess >> ESCAPE_DIGIT_BITS], axis=1)
             coder.encode_reverse(digits.ravel().astype(np.int32), _DIGIT)
-        coder.encode_reverse(edge.astype(np.int32), model, frac_mean, g.scale.to(torch.float64).flatten().numpy())
+        coder.encode_reverse(edge.astype(np.int32), model, frac_mean, scale.numpy())
     words = coder.get_compressed().astype("<u4").tobytes()
     # The top word's high bytes are often zero; drop up to three and let the decoder pad them back.
     return words[: len(words) - min(3, len(words) - len(words.rstrip(b"\0")))]

@@ -203,6 +203,15 @@ def conv3x3(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return layout.leave(layout.conv(layout.enter(x), weight, bias))
 
 
+def fixed_point_layer(weight: Tensor, bias: Tensor) -> tuple[Tensor, Tensor]:
+    """A network layer's weight and bias on their grids: the bias on the grid of weight x activation products,
+    so the layer's outputs are on it too."""
+    return (
+        fixed_point_weight(weight, WEIGHT_BITS),
+        to_grid(torch.clamp(bias, -BIAS_LIMIT, BIAS_LIMIT), WEIGHT_BITS + ACT_BITS),
+    )
+
+
 class FixedPointConv2d(nn.Conv2d):
     """A 'same'-padded 3x3 convolution with fixed-point weights and bias, exact in float64 on grid inputs."""
 
@@ -216,12 +225,32 @@ class FixedPointConv2d(nn.Conv2d):
 
     def fixed_point(self) -> tuple[Tensor, Tensor]:
         """The weight and bias on their grids."""
-        weight = fixed_point_weight(self.weight, WEIGHT_BITS)
-        return weight, to_grid(torch.clamp(self.bias, -BIAS_LIMIT, BIAS_LIMIT), WEIGHT_BITS + ACT_BITS)
+        return fixed_point_layer(self.weight, self.bias)
 
     def forward(self, x: Tensor, layout: Padded | None = None) -> Tensor:
         """The convolution of ``x``, in (N, C, H, W) or, while coding, already in a ``Padded`` layout."""
         return conv3x3(x, *self.fixed_point()) if layout is None else layout.conv(x, *self.fixed_point())
+
+
+class FixedPointLinear(nn.Linear):
+    """``y = W x + b`` over the last dimension with fixed-point weights and bias: the pointwise layers of a
+    network, exact in float64 on grid inputs like ``FixedPointConv2d`` (at most 9 x 256 inputs, its bound)."""
+
+    def __init__(self, in_features: int, out_features: int, zero_init: bool = False):
+        if in_features > 9 * MAX_CONV_CHANNELS:  # the bound of docs/exactness.md
+            raise ValueError(f"a network layer takes at most {9 * MAX_CONV_CHANNELS} inputs, not {in_features}")
+        super().__init__(in_features, out_features)
+        if zero_init:
+            nn.init.zeros_(self.weight)
+            nn.init.zeros_(self.bias)
+
+    def fixed_point(self) -> tuple[Tensor, Tensor]:
+        """The weight and bias on their grids."""
+        return fixed_point_layer(self.weight, self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight, bias = self.fixed_point()
+        return F.linear(x, weight.to(x.dtype), bias.to(x.dtype))
 
 
 def scale_from_index(raw: Tensor) -> tuple[Tensor, Tensor]:

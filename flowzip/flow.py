@@ -14,6 +14,7 @@ from dataclasses import asdict
 import torch
 from torch import Tensor, nn
 
+from flowzip.causal import ContextSettings
 from flowzip.config import FlowConfig
 from flowzip.entropy import GroupDecoder, LatentGroup
 from flowzip.layers import FlowStep, Squeeze
@@ -22,10 +23,17 @@ from flowzip.priors import FactorOutPrior, TopPrior, code_length_bits
 PIXEL_OFFSET = 128  # uint8 pixels are centred to [-128, 127] before the flow
 
 
+def context_settings(config: FlowConfig) -> ContextSettings | None:
+    """The causal local context of the finest level's prior, if the flow has one."""
+    if not config.context_radius:
+        return None
+    return ContextSettings(config.context_radius, config.context_hidden, config.context_blocks)
+
+
 class FlowLevel(nn.Module):
     """Squeeze, flow steps, and the prior of the half that is factored out."""
 
-    def __init__(self, in_channels: int, config: FlowConfig):
+    def __init__(self, in_channels: int, config: FlowConfig, finest: bool = False):
         super().__init__()
         channels = 4 * in_channels
         self.keep = channels // 2
@@ -39,6 +47,7 @@ class FlowLevel(nn.Module):
             config.prior_chunks,
             config.chunk_hidden,
             config.prior_phases,
+            context_settings(config) if finest else None,
         )
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[LatentGroup]]:
@@ -64,8 +73,8 @@ class IntegerFlow(nn.Module):
         self.config = config
         self.levels = nn.ModuleList()
         channels = config.channels
-        for _ in range(config.levels):
-            level = FlowLevel(channels, config)
+        for index in range(config.levels):
+            level = FlowLevel(channels, config, finest=index == 0)
             self.levels.append(level)
             channels = level.keep
         self.top_channels = channels
@@ -92,23 +101,31 @@ class IntegerFlow(nn.Module):
         return z + PIXEL_OFFSET
 
     def start_from(self, other: IntegerFlow) -> None:
-        """Copy the weights of ``other``: the same architecture, or the same with priors in one chunk and phase
-        where this one has more.
+        """Copy the weights of ``other``: the same architecture, or the same with more flow steps per level,
+        priors in more chunks or phases, or a causal context where ``other`` has none.
 
-        The chunk and phase networks ``other`` lacks keep their zero-effect initialisation, so this flow starts
-        with exactly the code lengths of ``other`` and training can only add context to its priors.
+        What ``other`` lacks keeps its initialisation, which has no effect: a new flow step (after the old ones
+        of its level) is the identity, new chunk, phase and context networks add zero. So this flow starts with
+        exactly the code lengths of ``other``, and training can only add to it.
         """
         mine, theirs = asdict(self.config), asdict(other.config)
-        if other.config.prior_chunks == other.config.prior_phases == 1:  # its context settings are unused
+        if other.config.prior_chunks == other.config.prior_phases == 1:  # its chunk_hidden is unused
             theirs["chunk_hidden"] = mine["chunk_hidden"]
         if other.config.prior_chunks == 1:
             theirs["prior_chunks"] = mine["prior_chunks"]
         if other.config.prior_phases == 1:
             theirs["prior_phases"] = mine["prior_phases"]
+        if not other.config.context_radius:
+            for key in ("context_radius", "context_hidden", "context_blocks"):
+                theirs[key] = mine[key]
+        if other.config.steps < self.config.steps:
+            theirs["steps"] = mine["steps"]
         if mine != theirs:
             raise ValueError(f"cannot start {self.config} from {other.config}")
         missing, _ = self.load_state_dict(other.state_dict(), strict=False)
-        assert all(".chunks.nets." in k or ".chunks.phase_nets." in k for k in missing), missing
+        new_steps = tuple(f".steps.{s}." for s in range(other.config.steps, self.config.steps))
+        new_nets = (".chunks.nets.", ".chunks.phase_nets.", ".chunks.contexts.")
+        assert all(any(part in k for part in new_steps + new_nets) for k in missing), missing
 
     def code_length_bits(self, x: Tensor) -> Tensor:
         """Model code length of each image in bits, shape (N,): ``-log2 P(latents)`` as the coder pays it."""

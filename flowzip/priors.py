@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from flowzip.causal import CausalContext, ContextSettings
 from flowzip.entropy import GroupDecoder, LatentGroup
 from flowzip.exact import ACT_BITS, LATENT_LIMIT, WEIGHT_BITS, scale_from_index, to_grid
 from flowzip.layers import Squeeze
@@ -94,18 +95,31 @@ def _half_resolution(x: Tensor, height: int, width: int) -> Tensor:
 
 class ChannelChunks(nn.Module):
     """Codes a latent tensor in channel chunks, each chunk's prior conditioned on the chunks before it, and
-    optionally each chunk in spatial phases, each phase conditioned on the phases before it.
+    optionally each chunk in spatial phases, each phase conditioned on the phases before it, or position by
+    position, each conditioned on its causal neighbours.
 
     A base network (the caller's) gives raw coder parameters for all channels from a condition (the kept
     latents, or nothing at the top). Chunk ``k >= 1`` adds a correction from a network that also sees chunks
     ``0..k-1``, so the decoder must decode the chunks in order. With ``phases = 4`` a chunk is coded as its four
     2x2 polyphase components (``PHASES``); component ``p >= 1`` adds a correction from a network at half
     resolution that sees the condition, the chunks before and components ``0..p-1`` of its own chunk: its
-    decoded neighbours on both sides, which no causal context has. The corrections start at zero: a model grown
-    from one with a single chunk and phase starts with exactly its code lengths.
+    decoded neighbours on both sides, which no causal context has. With ``context`` settings, each chunk is coded
+    position by position in raster order, with a correction from a ``CausalContext`` that sees its decoded
+    neighbours within the radius, the condition and the chunks before.
+    The corrections start at zero: a model grown from one with a single chunk and phase and no context starts
+    with exactly its code lengths.
     """
 
-    def __init__(self, cond_channels: int, channels: int, chunks: int, hidden: int, blocks: int, phases: int = 1):
+    def __init__(
+        self,
+        cond_channels: int,
+        channels: int,
+        chunks: int,
+        hidden: int,
+        blocks: int,
+        phases: int = 1,
+        context: ContextSettings | None = None,
+    ):
         super().__init__()
         self.channels, self.phases = channels, phases
         bounds = [round(k * channels / chunks) for k in range(chunks + 1)]
@@ -120,6 +134,9 @@ class ChannelChunks(nn.Module):
             for s in self.slices
             for p in range(1, phases)
         )
+        self.contexts = nn.ModuleList(
+            CausalContext(cond_channels + s.start, s.stop - s.start, context) for s in self.slices if context
+        )
 
     def _chunk_raw(self, raw: Tensor, k: int, cond: Tensor | None, before: Tensor | None) -> Tensor:
         """Chunk ``k``'s raw coder parameters (mean channels, then log-scale channels)."""
@@ -131,8 +148,8 @@ class ChannelChunks(nn.Module):
 
     def _context(self, cond: Tensor | None, before: Tensor | None, height: int, width: int) -> list[Tensor]:
         """The condition and the chunks before, at the resolution of the phases, for the phase networks."""
-        known = [t for t in (cond, before) if t is not None and t.shape[1]]
-        return [_half_resolution(torch.cat(known, dim=1), height, width)] if known else []
+        known = self._known(cond, before)
+        return [] if known is None else [_half_resolution(known, height, width)]
 
     def _phase_params(
         self, chunk_raw: Tensor, k: int, p: int, context: list[Tensor], decoded: list[Tensor]
@@ -146,12 +163,22 @@ class ChannelChunks(nn.Module):
             r = r + net(torch.cat(context + padded, dim=1))[:, :, : r.shape[2], : r.shape[3]]
         return coder_params(r)
 
+    @staticmethod
+    def _known(cond: Tensor | None, before: Tensor | None) -> Tensor | None:
+        """What was decoded before a chunk: the condition and the chunks before, or None."""
+        known = [t for t in (cond, before) if t is not None and t.shape[1]]
+        return torch.cat(known, dim=1) if known else None
+
     def forward(self, raw: Tensor, cond: Tensor | None, z: Tensor) -> list[LatentGroup]:
         """The chunks (and phases) of ``z`` with their coder parameters, in decoding order."""
         out = []
         height, width = _canvas(z)
         for k, s in enumerate(self.slices):
             chunk_raw = self._chunk_raw(raw, k, cond, z[:, : s.start])
+            if self.contexts:
+                correction = self.contexts[k](z[:, s], self._known(cond, z[:, : s.start]))
+                out.append(LatentGroup(z[:, s], *coder_params(chunk_raw + correction), positionwise=True))
+                continue
             if self.phases == 1:
                 out.append(LatentGroup(z[:, s], *coder_params(chunk_raw)))
                 continue
@@ -169,7 +196,9 @@ class ChannelChunks(nn.Module):
         height, width = _canvas(raw)
         for k in range(len(self.slices)):
             chunk_raw = self._chunk_raw(raw, k, cond, z)
-            if self.phases == 1:
+            if self.contexts:
+                chunk = _decode_positionwise(chunk_raw, self.contexts[k], self._known(cond, z), decoder)
+            elif self.phases == 1:
                 chunk = decoder(*coder_params(chunk_raw))
             else:
                 context = self._context(cond, z, height, width)
@@ -180,6 +209,23 @@ class ChannelChunks(nn.Module):
             z = chunk if z is None else torch.cat([z, chunk], dim=1)
         assert z is not None
         return z
+
+
+def _decode_positionwise(
+    chunk_raw: Tensor, context: CausalContext, known: Tensor | None, decoder: GroupDecoder
+) -> Tensor:
+    """Decode a chunk position by position in raster order, each with the correction ``context`` gives it from
+    the positions decoded before: the inverse of a ``positionwise`` group."""
+    n, c2, height, width = chunk_raw.shape
+    padded = context.pad(chunk_raw.new_zeros(n, c2 // 2, height, width))
+    features = context.known_features(known)
+    weights = context.decoding(chunk_raw.dtype)
+    r = context.radius
+    for i in range(height):
+        for j in range(width):
+            position_raw = chunk_raw[:, :, i, j] + context.at(padded, features, weights, i, j)
+            padded[:, :, i + r, j + r] = decoder(*coder_params(position_raw[:, :, None, None]))[:, :, 0, 0]
+    return padded[:, :, r:, r : r + width]
 
 
 class FactorOutPrior(nn.Module):
@@ -194,10 +240,11 @@ class FactorOutPrior(nn.Module):
         chunks: int = 1,
         chunk_hidden: int = 0,
         phases: int = 1,
+        context: ContextSettings | None = None,
     ):
         super().__init__()
         self.net = ResidualConvNet(keep_channels, 2 * out_channels, hidden, blocks)
-        self.chunks = ChannelChunks(keep_channels, out_channels, chunks, chunk_hidden, blocks, phases)
+        self.chunks = ChannelChunks(keep_channels, out_channels, chunks, chunk_hidden, blocks, phases, context)
 
     def forward(self, z_keep: Tensor, z_out: Tensor) -> list[LatentGroup]:
         """The factored-out latents with their coder parameters, in decoding order."""

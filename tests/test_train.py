@@ -88,11 +88,17 @@ def test_init_starts_from_a_model_and_adamax_is_available(data: Path, tmp_path: 
 
 
 @pytest.mark.parametrize(
-    ("growth", "new_nets"), [({"prior_chunks": 2}, ".chunks.nets."), ({"prior_phases": 4}, ".phase_nets.")]
+    ("growth", "new_nets"),
+    [
+        ({"prior_chunks": 2}, ".chunks.nets."),
+        ({"prior_phases": 4}, ".phase_nets."),
+        ({"context_radius": 2}, ".contexts."),
+        ({"steps": SMALL.steps + 1}, f".steps.{SMALL.steps}."),
+    ],
 )
-def test_a_model_grown_to_chunked_or_phased_priors_starts_where_it_was_and_trains(
-    data: Path, tmp_path: Path, growth: dict, new_nets: str
-) -> None:
+def test_a_grown_model_starts_where_it_was_and_trains(data: Path, tmp_path: Path, growth: dict, new_nets: str) -> None:
+    """More steps, chunks, phases or a causal context: the new parts start with no effect, then learn, and the
+    result codes exactly."""
     small = random_flow(SMALL)
     grown = IntegerFlow(replace(SMALL, **growth)).eval()
     grown.start_from(small)
