@@ -112,22 +112,17 @@ def _encode_predicted(pixels: np.ndarray, best: tuple[float, int, np.ndarray] | 
     if method != 0 and (pixels.shape[2] == 1 or mostly_zero):
         raw = bytes([0]) + _lzma(pixels.tobytes(), pixels.size)
         coded = min(coded, raw, key=len)
-    out = np.empty(len(coded) - 1, dtype=np.uint8)  # the context coder gives up where it would be longer
-    written = _context_code(pixels, out, False)
-    return bytes([CONTEXT_METHOD]) + out[:written].tobytes() if written >= 0 else coded
+    context_coded = _context_encode(pixels, len(coded))  # None where it would be longer
+    return coded if context_coded is None else context_coded
 
 
 def _decode_predicted(data: bytes, height: int, width: int, channels: int) -> np.ndarray:
     """The inverse of ``_encode_predicted``; never produces more than ``height * width * channels`` bytes."""
     size = height * width * channels
-    if not data or data[0] > CONTEXT_METHOD:
+    if not data or data[0] > CONTEXT_METHODS[-1]:
         raise FlowzipError("corrupt file: invalid predictor")
-    if data[0] == CONTEXT_METHOD:
-        pixels = np.empty((height, width, channels), dtype=np.uint8)
-        stream = np.frombuffer(data, dtype=np.uint8)[1:].copy()  # writable: one compiled signature for both ways
-        if _context_code(pixels, stream, True) != len(stream):
-            raise FlowzipError("corrupt plane data (context-coded data of the wrong length)")
-        return pixels
+    if data[0] in CONTEXT_METHODS:
+        return _context_decode(data, height, width, channels)
     try:
         dec = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_lzma_filters(size))
         raw = dec.decompress(data[1:], max_length=size)
@@ -226,10 +221,14 @@ def decode_rgb(data: bytes, height: int, width: int) -> np.ndarray:
 # The context coder: the median edge detector's prediction, corrected by the mean error seen in its context (as
 # in LOCO-I), and the residual coded bit by bit with an adaptive binary range coder (LZMA's) under contexts of
 # local activity. The layout and the model are specified in docs/format.md ("Context-coded data").
-CONTEXT_METHOD = len(PREDICTORS)  # the predictor byte of context-coded data
-_PROB_BITS = 11
-_PROB_ONE = 1 << _PROB_BITS
-_ADAPT_SHIFT = 5
+# Two versions, by the predictor byte: format 2's (method 5) and format 3's (method 6), which adapts fast while a
+# context is new (small images learn their statistics sooner), keeps finer probabilities (near-certain bits in
+# flat areas cost less) and ends its stream in fewer bytes. This flowzip writes method 6 and reads both.
+CONTEXT_METHODS = (len(PREDICTORS), len(PREDICTORS) + 1)
+CONTEXT_METHOD = CONTEXT_METHODS[-1]  # what the encoder writes
+_PROB_BITS = (11, 15)  # by version: probabilities (of a 0) in units of 2**-bits
+_ADAPT_SHIFT = 5  # method 5: every probability moves 1/32 of the way to the bit seen
+_ADAPT_SHIFT_START, _ADAPT_SHIFT_END, _ADAPT_SHIFT_EVERY = 3, 6, 8  # method 6: 1/8 at first, 1/64 after 24 bits
 _TOP = 1 << 24
 _ACTIVITY_CONTEXTS = 24
 _BITS_PER_CONTEXT = 1 + 7 + 8 * 8  # zero flag, the unary length (7), the mantissa bits (by length, position)
@@ -304,17 +303,29 @@ def _shift_low(state: np.ndarray, out: np.ndarray) -> bool:
 
 
 @njit(nogil=True)
-def _encode_bit(state: np.ndarray, out: np.ndarray, probs: np.ndarray, slot: int, bit: int) -> bool:
-    """Code one bit under the adaptive probability ``probs[slot]`` (of a 0, in 1/2048), then adapt it."""
-    prob = probs[slot]
-    bound = (state[1] >> _PROB_BITS) * prob
+def _adapt(probs: np.ndarray, slot: int, bit: int, fast: bool) -> None:
+    """Move the probability ``probs[slot, 0]`` of a 0 towards ``bit``: by 1/32 (method 5), or (``fast``, method
+    6) by 2**-shift with a shift that grows by one every 8 bits the slot has seen (counted in ``probs[slot, 1]``)."""
+    prob_one = 1 << _PROB_BITS[1 if fast else 0]
+    shift = _ADAPT_SHIFT
+    if fast:
+        seen = probs[slot, 1]
+        shift = min(_ADAPT_SHIFT_START + seen // _ADAPT_SHIFT_EVERY, _ADAPT_SHIFT_END)
+        probs[slot, 1] = min(seen + 1, _ADAPT_SHIFT_EVERY * (_ADAPT_SHIFT_END - _ADAPT_SHIFT_START))
+    prob = probs[slot, 0]
+    probs[slot, 0] = prob + ((prob_one - prob) >> shift) if bit == 0 else prob - (prob >> shift)
+
+
+@njit(nogil=True)
+def _encode_bit(state: np.ndarray, out: np.ndarray, probs: np.ndarray, slot: int, bit: int, fast: bool) -> bool:
+    """Code one bit under the adaptive probability ``probs[slot, 0]`` (of a 0), then adapt it."""
+    bound = (state[1] >> _PROB_BITS[1 if fast else 0]) * probs[slot, 0]
     if bit == 0:
         state[1] = bound
-        probs[slot] = prob + ((_PROB_ONE - prob) >> _ADAPT_SHIFT)
     else:
         state[0] += bound
         state[1] -= bound
-        probs[slot] = prob - (prob >> _ADAPT_SHIFT)
+    _adapt(probs, slot, bit, fast)
     while state[1] < _TOP:
         state[1] <<= 8
         if not _shift_low(state, out):
@@ -323,19 +334,17 @@ def _encode_bit(state: np.ndarray, out: np.ndarray, probs: np.ndarray, slot: int
 
 
 @njit(nogil=True)
-def _decode_bit(state: np.ndarray, data: np.ndarray, probs: np.ndarray, slot: int) -> int:
+def _decode_bit(state: np.ndarray, data: np.ndarray, probs: np.ndarray, slot: int, fast: bool) -> int:
     """The mirror of ``_encode_bit``; ``state`` is (code, range, bytes read). Past the end, data reads as 0."""
-    prob = probs[slot]
-    bound = (state[1] >> _PROB_BITS) * prob
+    bound = (state[1] >> _PROB_BITS[1 if fast else 0]) * probs[slot, 0]
     if state[0] < bound:
         state[1] = bound
-        probs[slot] = prob + ((_PROB_ONE - prob) >> _ADAPT_SHIFT)
         bit = 0
     else:
         state[0] -= bound
         state[1] -= bound
-        probs[slot] = prob - (prob >> _ADAPT_SHIFT)
         bit = 1
+    _adapt(probs, slot, bit, fast)
     while state[1] < _TOP:
         state[1] <<= 8
         state[0] = ((state[0] << 8) | (data[state[2]] if state[2] < len(data) else 0)) & 0xFFFFFFFF
@@ -344,24 +353,44 @@ def _decode_bit(state: np.ndarray, data: np.ndarray, probs: np.ndarray, slot: in
 
 
 @njit(nogil=True)
+def _fewest_bytes(state: np.ndarray) -> None:
+    """Before the flush (method 6): replace ``low`` by the number in [low, low + range) with the most trailing
+    zero bits, so that the flushed bytes end in zeros, which the stream leaves out (the decoder reads 0 past
+    the end)."""
+    low, high = state[0], state[0] + state[1]
+    for k in range(32, -1, -1):
+        v = ((low + (1 << k) - 1) >> k) << k
+        if v < high:
+            state[0] = v
+            return
+
+
+@njit(nogil=True)
 def _unary_slots(length: int) -> int:
     return min(length + 1, 7)  # the lengths 0..6 end with a 0 bit; 7, the longest, needs none
 
 
 @njit(nogil=True)
-def _context_code(pixels: np.ndarray, data: np.ndarray, undo: bool) -> int:
+def _context_code(pixels: np.ndarray, data: np.ndarray, undo: bool, fast: bool) -> int:
     """Forward: code ``pixels`` (H, W, C) into ``data``; return the bytes written, or -1 if ``data`` is too
-    short. Undo: decode ``data`` into ``pixels``; return the bytes read."""
+    short. Undo: decode ``data`` into ``pixels``; return the bytes read (past the end too, where data reads as 0).
+
+    ``fast`` is method 6 (format 3): fast adaptation at first, 15-bit probabilities, and a stream without the
+    range coder's first byte (always 0) and without the zeros it ends in; else method 5 (format 2).
+    """
     h, w, channels = pixels.shape
-    probs = np.full((channels, _ACTIVITY_CONTEXTS, _BITS_PER_CONTEXT), _PROB_ONE // 2, dtype=np.int64)
-    sign_probs = np.full((channels, _ACTIVITY_CONTEXTS * _SHAPES, 1), _PROB_ONE // 2, dtype=np.int64)
+    half = 1 << (_PROB_BITS[1 if fast else 0] - 1)
+    probs = np.zeros((channels, _ACTIVITY_CONTEXTS, _BITS_PER_CONTEXT, 2), dtype=np.int64)  # (probability, seen)
+    probs[..., 0] = half
+    sign_probs = np.zeros((channels, _ACTIVITY_CONTEXTS * _SHAPES, 1, 2), dtype=np.int64)
+    sign_probs[..., 0] = half
     sums = np.zeros((channels, _ACTIVITY_CONTEXTS * _SHAPES), dtype=np.int64)
     counts = np.zeros((channels, _ACTIVITY_CONTEXTS * _SHAPES), dtype=np.int64)
     errors = np.zeros((h, w, channels), dtype=np.int32)
     if undo:
         state = np.zeros(3, dtype=np.int64)
         state[1] = 0xFFFFFFFF
-        for _ in range(5):  # the first byte is always 0, as in LZMA
+        for _ in range(4 if fast else 5):  # the first byte is always 0, as in LZMA (method 6 leaves it out)
             state[0] = ((state[0] << 8) | (data[state[2]] if state[2] < len(data) else 0)) & 0xFFFFFFFF
             state[2] += 1
     else:
@@ -374,36 +403,64 @@ def _context_code(pixels: np.ndarray, data: np.ndarray, undo: bool) -> int:
                 p = (pred + _bias(sums, counts, k, bias_ctx)) & 255
                 bits = probs[k, ctx]
                 if undo:
-                    m = _decode_bit(state, data, bits, 0)
+                    m = _decode_bit(state, data, bits, 0, fast)
                     if m:
-                        negative = _decode_bit(state, data, sign_probs[k, bias_ctx], 0)
+                        negative = _decode_bit(state, data, sign_probs[k, bias_ctx], 0, fast)
                         length = 0
-                        while length < 7 and _decode_bit(state, data, bits, 1 + length):
+                        while length < 7 and _decode_bit(state, data, bits, 1 + length, fast):
                             length += 1
                         for q in range(length):
-                            m = (m << 1) | _decode_bit(state, data, bits, 8 + 8 * length + q)
+                            m = (m << 1) | _decode_bit(state, data, bits, 8 + 8 * length + q, fast)
                         m = -m if negative else m
                     e = m
                     pixels[i, j, k] = (p + e) & 255
                 else:
                     e = ((np.int32(pixels[i, j, k]) - p + 128) & 255) - 128
                     m = abs(e)
-                    ok = _encode_bit(state, data, bits, 0, int(m != 0))
+                    ok = _encode_bit(state, data, bits, 0, int(m != 0), fast)
                     if m:
                         length = 0
                         while m >> (length + 1):
                             length += 1
-                        ok &= _encode_bit(state, data, sign_probs[k, bias_ctx], 0, int(e < 0))
+                        ok &= _encode_bit(state, data, sign_probs[k, bias_ctx], 0, int(e < 0), fast)
                         for t in range(_unary_slots(length)):
-                            ok &= _encode_bit(state, data, bits, 1 + t, int(t < length))
+                            ok &= _encode_bit(state, data, bits, 1 + t, int(t < length), fast)
                         for q in range(length):
-                            ok &= _encode_bit(state, data, bits, 8 + 8 * length + q, (m >> (length - 1 - q)) & 1)
+                            bit = (m >> (length - 1 - q)) & 1
+                            ok &= _encode_bit(state, data, bits, 8 + 8 * length + q, bit, fast)
                     if not ok:
                         return -1
                 _learn(sums, counts, errors, i, j, k, bias_ctx, e)
     if undo:
         return state[2]
+    if fast:
+        _fewest_bytes(state)
     for _ in range(5):  # flush
         if not _shift_low(state, data):
             return -1
     return state[4]
+
+
+def _context_encode(pixels: np.ndarray, budget: int, method: int = CONTEXT_METHOD) -> bytes | None:
+    """Context-coded data of ``pixels`` (H, W, C), the method byte first, or None if longer than ``budget``."""
+    fast = method == CONTEXT_METHODS[1]
+    out = np.empty(max(budget - 1 + fast, 0), dtype=np.uint8)
+    written = _context_code(pixels, out, False, fast)
+    if written < 0:
+        return None
+    if fast:  # the range coder's first byte is always 0; method 6 leaves it out, and the zeros at the end
+        return bytes([method]) + out[1:written].tobytes().rstrip(b"\0")
+    return bytes([method]) + out[:written].tobytes()
+
+
+def _context_decode(data: bytes, height: int, width: int, channels: int) -> np.ndarray:
+    """The pixels (H, W, C) of context-coded data (the method byte first)."""
+    pixels = np.empty((height, width, channels), dtype=np.uint8)
+    stream = np.frombuffer(data, dtype=np.uint8)[1:].copy()  # writable: one compiled signature for both ways
+    fast = data[0] == CONTEXT_METHODS[1]
+    read = _context_code(pixels, stream, True, fast)
+    # a method 6 stream ends at its last non-zero byte (the decoder reads zeros past it); method 5 is read whole
+    whole = (read >= len(stream) and stream[-1:].tobytes() != b"\0") if fast else read == len(stream)
+    if not whole:
+        raise FlowzipError("corrupt plane data (context-coded data of the wrong length)")
+    return pixels

@@ -11,6 +11,7 @@ import pytest
 
 import flowzip
 from flowzip.container import read_container
+from flowzip.planes import CONTEXT_METHODS
 from flowzip.tiles import CLASSICAL, FLOW
 
 CORPUS = Path(__file__).resolve().parent / "compat"
@@ -49,3 +50,14 @@ def test_corpus_exercises_every_tool() -> None:
             raw = [3 * (r.stop - r.start) * (c.stop - c.start) for r, c in tiles]
             flow = [s[:1] == FLOW if header.version > 1 else len(s) != n for s, n in zip(sections, raw, strict=False)]
             assert any(flow), path.name
+
+
+def test_corpus_exercises_each_context_coder() -> None:
+    """Planes of format 2 files are context-coded by method 5, of format 3 files by method 6; both must keep
+    decoding."""
+    for version, method in (("v2", CONTEXT_METHODS[0]), ("v3", CONTEXT_METHODS[1])):
+        methods = set()
+        for path in sorted((CORPUS / version).glob("*.fzi")):
+            header, sections = read_container(path.read_bytes())
+            methods |= {s[0] for s in sections[len(header.rgb_tiles()) :]}
+        assert method in methods, version
