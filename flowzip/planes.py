@@ -29,7 +29,10 @@ def _lzma_filters(size: int) -> list[dict]:
     return [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": dict_size}]
 
 
-TRANSFORMS = ("identity", "subtract green", "palette")
+# "centred" (format 3) adds 128 to red and blue minus green, so that grey stays far from the wrap at 0 / 255 and
+# neighbours that differ by a little do not look 255 apart to the predictors and contexts; this flowzip writes it
+# instead of the plain subtract green, which it still reads
+TRANSFORMS = ("identity", "subtract green", "palette", "subtract green, centred")
 ZERO_SHARE_FOR_RAW = 0.5  # for RGB, LZMA2 on unpredicted pixels is also tried when this share of residuals is 0
 MAX_PALETTE = 256
 
@@ -176,11 +179,15 @@ def _ranks(palette: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _subtract_green(rgb: np.ndarray, sign: int) -> np.ndarray:
+def _subtract_green(rgb: np.ndarray, sign: int, offset: int = 0) -> np.ndarray:
+    """(R + sign G + offset, G, B + sign G + offset) modulo 256."""
     out = rgb.copy()
     for c in (0, 2):
-        out[:, :, c] = (rgb[:, :, c].astype(np.int32) + sign * rgb[:, :, 1].astype(np.int32)) & 255
+        out[:, :, c] = (rgb[:, :, c].astype(np.int32) + sign * rgb[:, :, 1].astype(np.int32) + offset) & 255
     return out
+
+
+_CENTRED = TRANSFORMS.index("subtract green, centred")
 
 
 def encode_rgb(rgb: np.ndarray) -> bytes:
@@ -189,7 +196,7 @@ def encode_rgb(rgb: np.ndarray) -> bytes:
     palette is tried where there are at most 256 colours, beside the better of the other two (on a small
     image a palette can cost more than it saves)."""
     rgb = np.array(rgb, dtype=np.uint8)
-    options = [(_best_prediction(a), t, a) for t, a in ((0, rgb), (1, _subtract_green(rgb, -1)))]
+    options = [(_best_prediction(a), t, a) for t, a in ((0, rgb), (_CENTRED, _subtract_green(rgb, -1, 128)))]
     best, transform, pixels = min(options, key=lambda o: o[0][0])
     coded = bytes([transform]) + _encode_predicted(pixels, best)
     packed = (rgb[:, :, 0].astype(np.int32) << 16) | (rgb[:, :, 1].astype(np.int32) << 8) | rgb[:, :, 2]
@@ -215,7 +222,9 @@ def decode_rgb(data: bytes, height: int, width: int) -> np.ndarray:
             raise FlowzipError("corrupt file: palette index out of range")
         return palette[indices]
     pixels = _decode_predicted(data[1:], height, width, 3)
-    return _subtract_green(pixels, 1) if data[0] == 1 else pixels
+    if data[0] == TRANSFORMS.index("subtract green"):
+        return _subtract_green(pixels, 1)
+    return _subtract_green(pixels, 1, -128) if data[0] == _CENTRED else pixels
 
 
 # The context coder: the median edge detector's prediction, corrected by the mean error seen in its context (as

@@ -11,7 +11,7 @@ import pytest
 
 import flowzip
 from flowzip.container import read_container
-from flowzip.planes import CONTEXT_METHODS
+from flowzip.planes import CONTEXT_METHODS, TRANSFORMS
 from flowzip.tiles import CLASSICAL, FLOW
 
 CORPUS = Path(__file__).resolve().parent / "compat"
@@ -61,3 +61,10 @@ def test_corpus_exercises_each_context_coder() -> None:
             header, sections = read_container(path.read_bytes())
             methods |= {s[0] for s in sections[len(header.rgb_tiles()) :]}
         assert method in methods, version
+
+
+def test_corpus_exercises_the_centred_transform() -> None:
+    """Format 3's centred subtract green codes a classical tile of the v3 corpus."""
+    header, sections = read_container((CORPUS / "v3" / "classical-near-grey.fzi").read_bytes())
+    transform = TRANSFORMS.index("subtract green, centred")
+    assert any(s[:2] == CLASSICAL + bytes([transform]) for s in sections[: len(header.rgb_tiles())])

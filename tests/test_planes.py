@@ -10,8 +10,11 @@ from flowzip.planes import (
     CONTEXT_METHOD,
     CONTEXT_METHODS,
     PREDICTORS,
+    TRANSFORMS,
     _context_decode,
     _context_encode,
+    _encode_predicted,
+    _subtract_green,
     decode_plane,
     decode_rgb,
     encode_plane,
@@ -55,6 +58,16 @@ def test_planes_and_rgb_round_trip(content: str) -> None:
     rgb = make_image(content, 33, 47)
     assert np.array_equal(decode_plane(encode_plane(rgb[:, :, 0]), 33, 47), rgb[:, :, 0])
     assert np.array_equal(decode_rgb(encode_rgb(rgb), 33, 47), rgb)
+
+
+@pytest.mark.parametrize("transform", ["identity", "subtract green", "subtract green, centred"])
+def test_every_colour_transform_decodes(transform: str) -> None:
+    """Including the plain subtract green, which format 3 encoders no longer write but format 2 files hold."""
+    rgb = make_image("photo", 21, 30)
+    sign, offset = (0, 0) if transform == "identity" else (-1, 128 if "centred" in transform else 0)
+    pixels = _subtract_green(rgb, sign, offset)
+    data = bytes([TRANSFORMS.index(transform)]) + _encode_predicted(pixels)
+    assert np.array_equal(decode_rgb(data, 21, 30), rgb)
 
 
 def test_each_coding_is_chosen_where_it_pays() -> None:

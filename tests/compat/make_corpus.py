@@ -48,6 +48,9 @@ def main() -> None:
     drawing = np.zeros((40, 70, 3), dtype=np.uint8)
     drawing[5:30, 10:60] = (200, 30, 30)
     drawing[20:, 30:] = (10, 200, 90)
+    grey = make_image("photo", 40, 60, channels=1, seed=6).astype(np.int16)
+    tint = np.random.default_rng(6).integers(-2, 3, size=(40, 60, 3))
+    near_grey = np.clip(grey + tint, 0, 255).astype(np.uint8)
     cases = {
         "rgb-tiles.fzi": (Image.fromarray(rgba[:, :, :3]), 32),
         "rgba.fzi": (Image.fromarray(rgba, "RGBA"), 64),
@@ -65,6 +68,7 @@ def main() -> None:
         "classical-palette.fzi": (drawing, 32),
         "classical-few-colours.fzi": (make_image("gradient", 50, 70), 32),
         "classical-many-colours.fzi": (make_image("photo", 40, 60, seed=5), 64),
+        "classical-near-grey.fzi": (near_grey, 64),  # from format 3: the centred subtract-green transform
     }
     manifest = {}
     for name, (image, tile) in cases.items():
