@@ -265,6 +265,40 @@ def _context_model(pixels: np.ndarray, i: int, j: int, k: int, errors: np.ndarra
     return pred, ctx, ctx * _SHAPES + shape
 
 
+_SUB_PREDICTORS = 4
+_BLEND_EPSILON = 32  # in eighths of a level: keeps the weights finite where every neighbour was predicted exactly
+
+
+@njit(nogil=True)
+def _blended_prediction(pixels: np.ndarray, i: int, j: int, k: int, sub_errors: np.ndarray, sub: np.ndarray) -> int:
+    """Method 6's prediction: four predictions (in eighths of a level) weighted by how well each predicted the
+    four causal neighbours (left, above, above left, above right): the median edge detector, the mean of left
+    and above, the gradient a + b - c, and b + d + a - c halved. ``sub`` receives the four, ``sub_errors`` holds
+    each one's |8 x - prediction| for this row and the last (row i % 2)."""
+    a, b, c = _neighbours(pixels, i, j, k)
+    w = pixels.shape[1]
+    d = np.int32(pixels[i - 1, j + 1, k]) if i > 0 and j + 1 < w else b
+    sub[0] = 8 * _median_edge(a, b, c)
+    sub[1] = 4 * (a + b)
+    sub[2] = 8 * (a + b - c)
+    sub[3] = 4 * (b + d + a - c)
+    total, weights = 0, 0
+    for q in range(_SUB_PREDICTORS):
+        spread = _BLEND_EPSILON
+        if j > 0:
+            spread += sub_errors[i & 1, j - 1, k, q]
+        if i > 0:
+            spread += sub_errors[(i - 1) & 1, j, k, q]
+            if j > 0:
+                spread += sub_errors[(i - 1) & 1, j - 1, k, q]
+            if j + 1 < w:
+                spread += sub_errors[(i - 1) & 1, j + 1, k, q]
+        weight = 1 + (1 << 40) // (spread * spread)
+        total += weight * sub[q]
+        weights += weight
+    return min(max((total + 4 * weights) // (8 * weights), 0), 255)
+
+
 @njit(nogil=True)
 def _sign3(x: int) -> int:
     return 0 if x < 0 else (1 if x == 0 else 2)
@@ -396,6 +430,8 @@ def _context_code(pixels: np.ndarray, data: np.ndarray, undo: bool, fast: bool) 
     sums = np.zeros((channels, _ACTIVITY_CONTEXTS * _SHAPES), dtype=np.int64)
     counts = np.zeros((channels, _ACTIVITY_CONTEXTS * _SHAPES), dtype=np.int64)
     errors = np.zeros((h, w, channels), dtype=np.int32)
+    sub_errors = np.zeros((2, w, channels, _SUB_PREDICTORS), dtype=np.int64)  # method 6: this row and the last
+    sub = np.zeros(_SUB_PREDICTORS, dtype=np.int64)
     if undo:
         state = np.zeros(3, dtype=np.int64)
         state[1] = 0xFFFFFFFF
@@ -409,6 +445,8 @@ def _context_code(pixels: np.ndarray, data: np.ndarray, undo: bool, fast: bool) 
         for j in range(w):
             for k in range(channels):
                 pred, ctx, bias_ctx = _context_model(pixels, i, j, k, errors)
+                if fast:
+                    pred = _blended_prediction(pixels, i, j, k, sub_errors, sub)
                 p = (pred + _bias(sums, counts, k, bias_ctx)) & 255
                 bits = probs[k, ctx]
                 if undo:
@@ -440,6 +478,9 @@ def _context_code(pixels: np.ndarray, data: np.ndarray, undo: bool, fast: bool) 
                     if not ok:
                         return -1
                 _learn(sums, counts, errors, i, j, k, bias_ctx, e)
+                if fast:
+                    for q in range(_SUB_PREDICTORS):
+                        sub_errors[i & 1, j, k, q] = abs(8 * np.int64(pixels[i, j, k]) - sub[q])
     if undo:
         return state[2]
     if fast:
