@@ -160,6 +160,10 @@ def main() -> None:
         )
     else:
         print(f"| {args.kind} | steps | held-out bpd (raw weights) | training s/step |\n|---|---|---|---|")
+    if small and not args.only:  # where every candidate starts
+        start = load_model("cifar10").flow
+        params = sum(p.numel() for p in start.parameters())
+        print(f"| cifar10 as shipped | {params / 1e6:.2f} M | 0 | | {evaluate(start, crops):.4f} |")
     for name, variant in variants(args.kind, args.chunk_hidden).items():
         if args.only and name != args.only:
             continue
