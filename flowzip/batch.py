@@ -30,7 +30,6 @@ from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image
 from flowzip.container import DEFAULT_MAX_PIXELS
 from flowzip.errors import FlowzipError, FlowzipWarning, file_errors
 from flowzip.images import open_image
-from flowzip.zoo import DEFAULT_MODEL
 
 # Pillow formats that store every mode flowzip decodes to without loss, and the options that make them so
 _LOSSLESS_OUTPUTS = {
@@ -145,9 +144,7 @@ def compress_file(task: Task) -> Result:
     image = open_image(io.BytesIO(raw), shown_name(task.source))
     with _tile_bar(task) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FlowzipWarning)
-        data = compress(
-            image, model=task.model or DEFAULT_MODEL, tile_size=task.tile_size, progress=progress, jobs=task.tile_jobs
-        )
+        data = compress(image, model=task.model, tile_size=task.tile_size, progress=progress, jobs=task.tile_jobs)
     _write_target(task.target, data, task.force)
     subpixels = image.width * image.height * len(image.getbands())
     note = "; ".join(str(w.message) for w in caught if issubclass(w.category, FlowzipWarning))

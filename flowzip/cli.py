@@ -35,7 +35,7 @@ from flowzip.config import FlowConfig, TrainConfig
 from flowzip.container import DEFAULT_MAX_PIXELS, FILE_SUFFIX, MODES
 from flowzip.errors import FlowzipError
 from flowzip.images import IMAGE_SUFFIXES, find_files
-from flowzip.zoo import DEFAULT_MODEL, shipped_model_name, shipped_model_names
+from flowzip.zoo import DEFAULT_MODEL, SMALL_IMAGE_MODEL, SMALL_IMAGE_SIDE, shipped_model_name, shipped_model_names
 
 
 def _targets(files: list[str], output: Path | None, to_stdout: bool, name_target: Callable[[Path], Path]) -> list[str]:
@@ -145,12 +145,12 @@ def _code_files(
 @click.option(
     "-m",
     "--model",
-    default=DEFAULT_MODEL,
-    show_default=True,
-    help=f"A shipped model ({', '.join(shipped_model_names()) or 'none installed'}) or a model file.",
+    default=None,
+    help=f"A shipped model ({', '.join(shipped_model_names()) or 'none installed'}) or a model file.  [default: "
+    f"{SMALL_IMAGE_MODEL} for images of at most {SMALL_IMAGE_SIDE}x{SMALL_IMAGE_SIDE} pixels, else {DEFAULT_MODEL}]",
 )
 @click.option("--tile-size", default=DEFAULT_TILE_SIZE, show_default=True, help="Tile side, a power of two.")
-def compress_cmd(model: str, tile_size: int, **common: object) -> None:
+def compress_cmd(model: str | None, tile_size: int, **common: object) -> None:
     """Compress images (PNG, WebP, ... any format Pillow reads) to .fzi files; "-" reads standard input.
 
     \b

@@ -40,7 +40,7 @@ from flowzip.container import (
 )
 from flowzip.errors import FlowzipError, FlowzipWarning
 from flowzip.images import ImageLike
-from flowzip.zoo import DEFAULT_MODEL, Model, find_model, load_model
+from flowzip.zoo import Model, default_model, find_model, load_model
 
 if TYPE_CHECKING:
     from flowzip.tiles import Progress
@@ -151,7 +151,7 @@ def available_cores() -> int:
 
 def compress(
     image: ImageLike,
-    model: str | Model = DEFAULT_MODEL,
+    model: str | Model | None = None,
     tile_size: int = DEFAULT_TILE_SIZE,
     progress: Progress | None = None,
     jobs: int | None = None,
@@ -160,7 +160,8 @@ def compress(
     """Compress an image losslessly; return the bytes of a .fzi file.
 
     ``image`` is a uint8 numpy array (H, W), (H, W, C) with C in 1..4, or a PIL image in mode RGB, RGBA, L,
-    LA, P or 1. ``model`` is a shipped model's name or a model file's path; ``tile_size`` a power of two
+    LA, P or 1. ``model`` is a shipped model's name or a model file's path (None: ``zoo.default_model`` of the
+    image's size); ``tile_size`` a power of two
     from 32 to 4096; ``progress(done, total)`` is called after each flow tile; ``jobs`` tiles are coded at
     once (None: one per core). The bytes do not depend on ``jobs``. ``tools`` are what each RGB tile may be
     coded with, the shortest winning: "flow", "classical" (and always "raw"); name one to measure it alone.
@@ -180,7 +181,7 @@ def compress(
     if layout.rgb_planes:
         from flowzip.tiles import encode_tiles
 
-        m = model if isinstance(model, Model) else load_model(model)
+        m = model if isinstance(model, Model) else load_model(model or default_model(width, height))
         model_id = m.weights_hash[:MODEL_ID_BYTES]
         cores = available_cores() if jobs is None else jobs
         tile_log2, sections = encode_tiles(m, p.pixels[:, :, :3], tile_log2, cores, progress, tools)
@@ -274,9 +275,7 @@ def decompress_image(
     return _to_image(_decode(data, model, max_pixels, progress, jobs))
 
 
-def model_code_length(
-    image: ImageLike, model: str | Model = DEFAULT_MODEL, tile_size: int = DEFAULT_TILE_SIZE
-) -> float:
+def model_code_length(image: ImageLike, model: str | Model | None = None, tile_size: int = DEFAULT_TILE_SIZE) -> float:
     """The model's code length of an image's RGB pixels in bits: -log2 of their probability under the flow,
     tile by tile as ``compress`` codes them (padding included). A tile coded by the flow costs this plus the
     coder's small overhead; divide by ``H * W * 3`` for bits per subpixel."""
@@ -285,7 +284,7 @@ def model_code_length(
         raise FlowzipError(f"a {p.mode} image is not coded by the flow; only RGB and RGBA are")
     from flowzip.tiles import tile_code_length
 
-    m = model if isinstance(model, Model) else load_model(model)
+    m = model if isinstance(model, Model) else load_model(model or default_model(p.pixels.shape[1], p.pixels.shape[0]))
     return sum(
         tile_code_length(m, p.pixels[rows, cols, :3]) for rows, cols in tile_grid(*p.pixels.shape[:2], tile_size)
     )

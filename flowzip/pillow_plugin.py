@@ -13,7 +13,6 @@ from PIL import Image, ImageFile
 
 from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image, read_header
 from flowzip.container import FILE_SUFFIX, MAGIC, READABLE_VERSIONS
-from flowzip.zoo import DEFAULT_MODEL
 
 FORMAT = "FLOWZIP"
 _decode_model: str | None = None  # None: the shipped model the file names
@@ -51,9 +50,7 @@ class FlowzipImageFile(ImageFile.ImageFile):
 
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:  # Pillow's save-handler signature
     options = im.encoderinfo
-    fp.write(
-        compress(im, model=options.get("model", DEFAULT_MODEL), tile_size=options.get("tile_size", DEFAULT_TILE_SIZE))
-    )
+    fp.write(compress(im, model=options.get("model"), tile_size=options.get("tile_size", DEFAULT_TILE_SIZE)))
 
 
 def register(model: str | None = None) -> None:

@@ -13,7 +13,7 @@ from PIL import Image
 import flowzip
 from flowzip.errors import FlowzipError
 from flowzip.tiles import flow_stream
-from flowzip.zoo import DEFAULT_MODEL, load_model, load_model_file, shipped_model_hashes
+from flowzip.zoo import DEFAULT_MODEL, SMALL_IMAGE_MODEL, load_model, load_model_file, shipped_model_hashes
 
 from conftest import shared_data
 
@@ -110,3 +110,17 @@ def test_files_written_with_an_earlier_default_model_still_decode() -> None:
     assert hashlib.sha256(pixels.tobytes()).hexdigest() == (
         "15ec194bff261ce2e7d216336bdffb0eb22af42070406e54d48d79d5a5dae164"
     )  # crop [40:88, 60:124] of examples/sample.png
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"), [((32, 32), SMALL_IMAGE_MODEL), ((64, 48), SMALL_IMAGE_MODEL), ((65, 20), DEFAULT_MODEL)]
+)
+def test_compress_picks_the_small_image_model_by_size_unless_told(size: tuple[int, int], expected: str) -> None:
+    """The rule of zoo.default_model; the file names the model it chose, so decoding needs no rule; a named model
+    is always the one used."""
+    image = np.random.default_rng(0).integers(0, 256, (*size, 3), dtype=np.uint8)
+    data = flowzip.compress(image)
+    assert flowzip.read_header(data).model_id.hex() == load_model(expected).short_id
+    assert np.array_equal(flowzip.decompress(data), image)
+    other = SMALL_IMAGE_MODEL if expected == DEFAULT_MODEL else DEFAULT_MODEL
+    assert flowzip.read_header(flowzip.compress(image, model=other)).model_id.hex() == load_model(other).short_id
