@@ -246,11 +246,17 @@ _BIAS_LIMIT = 128  # the error sums of a context are halved when it has seen thi
 
 
 @njit(nogil=True)
-def _context_model(pixels: np.ndarray, i: int, j: int, k: int, errors: np.ndarray) -> tuple[int, int, int]:
-    """(prediction before bias correction, activity context, bias context) of pixel (i, j) in channel k."""
+def _context_neighbours(pixels: np.ndarray, i: int, j: int, k: int) -> tuple[int, int, int, int]:
+    """(left, above, above left, above right) of pixel (i, j) in channel k: ``_neighbours``, and above right,
+    which is the above where there is none."""
     a, b, c = _neighbours(pixels, i, j, k)
     d = np.int32(pixels[i - 1, j + 1, k]) if i > 0 and j + 1 < pixels.shape[1] else b
-    pred = _median_edge(a, b, c)
+    return a, b, c, d
+
+
+@njit(nogil=True)
+def _context_model(a: int, b: int, c: int, d: int, i: int, j: int, k: int, errors: np.ndarray) -> tuple[int, int]:
+    """(activity context, bias context) of pixel (i, j) in channel k with neighbours a, b, c, d."""
     ew = errors[i, j - 1, k] if j > 0 else 0
     en = errors[i - 1, j, k] if i > 0 else 0
     activity = abs(a - c) + abs(b - c) + abs(d - b) + ew + en
@@ -262,7 +268,7 @@ def _context_model(pixels: np.ndarray, i: int, j: int, k: int, errors: np.ndarra
     # the bias context adds the shape of the neighbourhood: the signs of three gradients
     shape = 9 * _sign3(b - c) + 3 * _sign3(a - c) + _sign3(d - b)
     ctx = min(ctx, _ACTIVITY_CONTEXTS - 1)
-    return pred, ctx, ctx * _SHAPES + shape
+    return ctx, ctx * _SHAPES + shape
 
 
 _SUB_PREDICTORS = 4
@@ -270,14 +276,14 @@ _BLEND_EPSILON = 32  # in eighths of a level: keeps the weights finite where eve
 
 
 @njit(nogil=True)
-def _blended_prediction(pixels: np.ndarray, i: int, j: int, k: int, sub_errors: np.ndarray, sub: np.ndarray) -> int:
+def _blended_prediction(
+    a: int, b: int, c: int, d: int, i: int, j: int, k: int, sub_errors: np.ndarray, sub: np.ndarray
+) -> int:
     """Method 6's prediction: four predictions (in eighths of a level) weighted by how well each predicted the
     four causal neighbours (left, above, above left, above right): the median edge detector, the mean of left
     and above, the gradient a + b - c, and b + d + a - c halved. ``sub`` receives the four, ``sub_errors`` holds
     each one's |8 x - prediction| for this row and the last (row i % 2)."""
-    a, b, c = _neighbours(pixels, i, j, k)
-    w = pixels.shape[1]
-    d = np.int32(pixels[i - 1, j + 1, k]) if i > 0 and j + 1 < w else b
+    w = sub_errors.shape[1]
     sub[0] = 8 * _median_edge(a, b, c)
     sub[1] = 4 * (a + b)
     sub[2] = 8 * (a + b - c)
@@ -444,9 +450,9 @@ def _context_code(pixels: np.ndarray, data: np.ndarray, undo: bool, fast: bool) 
     for i in range(h):
         for j in range(w):
             for k in range(channels):
-                pred, ctx, bias_ctx = _context_model(pixels, i, j, k, errors)
-                if fast:
-                    pred = _blended_prediction(pixels, i, j, k, sub_errors, sub)
+                a, b, c, d = _context_neighbours(pixels, i, j, k)
+                ctx, bias_ctx = _context_model(a, b, c, d, i, j, k, errors)
+                pred = _blended_prediction(a, b, c, d, i, j, k, sub_errors, sub) if fast else _median_edge(a, b, c)
                 p = (pred + _bias(sums, counts, k, bias_ctx)) & 255
                 bits = probs[k, ctx]
                 if undo:
