@@ -45,7 +45,7 @@ class ContextSettings(NamedTuple):
 
 
 class _Weights(NamedTuple):
-    """The fixed-point weights of a ``CausalContext``, computed once per decode."""
+    """The fixed-point weights of a ``CausalContext`` (``CausalContext.fixed_weights``)."""
 
     neighbours: tuple[Tensor, Tensor]
     blocks: list[tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]]
@@ -70,7 +70,9 @@ class CausalContext(nn.Module):
         )
         self.out = FixedPointLinear(hidden, 2 * channels, zero_init=True)
 
-    def _weights(self, dtype: torch.dtype) -> _Weights:
+    def fixed_weights(self, dtype: torch.dtype) -> _Weights:
+        """The fixed-point weights, masked, in ``dtype``: computed once per pass (or per decode, for ``at``)."""
+
         def fixed(layer: FixedPointLinear) -> tuple[Tensor, Tensor]:
             weight, bias = layer.fixed_point()
             return weight.to(dtype), bias.to(dtype)
@@ -103,7 +105,7 @@ class CausalContext(nn.Module):
 
     def forward(self, z: Tensor, known: Tensor | None) -> Tensor:
         """The corrections at every position at once."""
-        weights = self._weights(z.dtype)
+        weights = self.fixed_weights(z.dtype)
         weight, bias = weights.neighbours
         h = F.conv2d(latent_to_activation(self.pad(z)), weight.view(-1, *self.mask.shape[1:]), bias)
         h = h.permute(0, 2, 3, 1)
@@ -111,10 +113,6 @@ class CausalContext(nn.Module):
         if features is not None:
             h = h + features
         return self._head(h, weights).permute(0, 3, 1, 2)
-
-    def decoding(self, dtype: torch.dtype) -> _Weights:
-        """The weights for ``at``, computed once before decoding position by position."""
-        return self._weights(dtype)
 
     def at(self, padded: Tensor, features: Tensor | None, weights: _Weights, i: int, j: int) -> Tensor:
         """The correction (N, 2 C) at position (i, j) of the tensor, given ``padded`` (``pad`` of it) with every

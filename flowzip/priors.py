@@ -219,7 +219,7 @@ def _decode_positionwise(
     n, c2, height, width = chunk_raw.shape
     padded = context.pad(chunk_raw.new_zeros(n, c2 // 2, height, width))
     features = context.known_features(known)
-    weights = context.decoding(chunk_raw.dtype)
+    weights = context.fixed_weights(chunk_raw.dtype)
     r = context.radius
     for i in range(height):
         for j in range(width):
