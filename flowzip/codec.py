@@ -149,6 +149,12 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _resolve_model(model: str | Model | None, width: int, height: int) -> Model:
+    """The model to code an image of this size with: the one given (loaded by name or path), or by default
+    ``zoo.default_model`` of the size."""
+    return model if isinstance(model, Model) else load_model(model or default_model(width, height))
+
+
 def compress(
     image: ImageLike,
     model: str | Model | None = None,
@@ -181,7 +187,7 @@ def compress(
     if layout.rgb_planes:
         from flowzip.tiles import encode_tiles
 
-        m = model if isinstance(model, Model) else load_model(model or default_model(width, height))
+        m = _resolve_model(model, width, height)
         model_id = m.weights_hash[:MODEL_ID_BYTES]
         cores = available_cores() if jobs is None else jobs
         tile_log2, sections = encode_tiles(m, p.pixels[:, :, :3], tile_log2, cores, progress, tools)
@@ -284,7 +290,7 @@ def model_code_length(image: ImageLike, model: str | Model | None = None, tile_s
         raise FlowzipError(f"a {p.mode} image is not coded by the flow; only RGB and RGBA are")
     from flowzip.tiles import tile_code_length
 
-    m = model if isinstance(model, Model) else load_model(model or default_model(p.pixels.shape[1], p.pixels.shape[0]))
+    m = _resolve_model(model, p.pixels.shape[1], p.pixels.shape[0])
     return sum(
         tile_code_length(m, p.pixels[rows, cols, :3]) for rows, cols in tile_grid(*p.pixels.shape[:2], tile_size)
     )
