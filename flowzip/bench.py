@@ -107,13 +107,17 @@ def classical_codec(name: str) -> Codec:
     raise FlowzipError(f"unknown codec {name!r} for --compare: choose from png, webp, jpegls, jxl, jxl-e1..jxl-e10")
 
 
-def flowzip_codec(model: Model) -> Codec:
-    """flowzip itself, as the command line runs it (tiles on all cores)."""
+def flowzip_codec(model: Model | None) -> Codec:
+    """flowzip itself, as the command line runs it (tiles on all cores; None: the default models by size)."""
     return Codec(
-        f"flowzip ({model.name}, {model.short_id})",
+        f"flowzip ({_model_label(model)})",
         lambda a: compress(a, model=model),
         lambda data: decompress(data, model=model),
     )
+
+
+def _model_label(model: Model | None) -> str:
+    return "default models" if model is None else f"{model.name}, {model.short_id}"
 
 
 @dataclass
@@ -184,17 +188,18 @@ class BenchResult:
 
 def bench(
     images: Iterator[tuple[str, ImageLike]],
-    model: Model,
+    model: Model | None,
     compare: list[Codec],
     progress: Callable[[BenchResult], None] | None = None,
 ) -> BenchResult:
-    """Code every image with flowzip and the ``compare`` codecs, verify every decode, and total the results.
+    """Code every image with flowzip (``model``, or None: as ``compress`` without one) and the ``compare``
+    codecs, verify every decode, and total the results.
 
     Raises FlowzipError if any codec does not give an image back exactly.
     """
     warnings.simplefilter("ignore", FlowzipWarning)  # a benchmark measures sizes; what it drops is no news here
     codecs = [flowzip_codec(model), *compare]
-    result = BenchResult(model=f"{model.name} ({model.short_id})")
+    result = BenchResult(model=_model_label(model))
     result.codecs = {c.name: CodecTotals() for c in codecs}
     for name, image in images:
         model_bits = model_code_length(image, model) if _has_rgb(image) else None

@@ -147,7 +147,8 @@ def _code_files(
     "--model",
     default=None,
     help=f"A shipped model ({', '.join(shipped_model_names()) or 'none installed'}) or a model file.  [default: "
-    f"{SMALL_IMAGE_MODEL} for images of at most {SMALL_IMAGE_SIDE}x{SMALL_IMAGE_SIDE} pixels, else {DEFAULT_MODEL}]",
+    f"{DEFAULT_MODEL}; images of at most {SMALL_IMAGE_SIDE}x{SMALL_IMAGE_SIDE} pixels are also tried with "
+    f"{SMALL_IMAGE_MODEL}, the shorter file kept]",
 )
 @click.option("--tile-size", default=DEFAULT_TILE_SIZE, show_default=True, help="Tile side, a power of two.")
 def compress_cmd(model: str | None, tile_size: int, **common: object) -> None:
@@ -233,7 +234,9 @@ _KIND_NAMES = {"image": "a PIL image", "array": "a numpy array (H, W, C)", "arra
 
 @main.command("bench")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="A shipped model's name or a model file.")
+@click.option(
+    "-m", "--model", default=None, help="A shipped model's name or a model file.  [default: as compress chooses]"
+)
 @click.option(
     "--compare",
     default="",
@@ -246,7 +249,7 @@ _KIND_NAMES = {"image": "a PIL image", "array": "a numpy array (H, W, C)", "arra
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing --json file.")
 def bench_cmd(
     paths: tuple[str, ...],
-    model: str,
+    model: str | None,
     compare: str,
     limit: int | None,
     native: bool,
@@ -274,7 +277,7 @@ def bench_cmd(
         if json_path is not None and json_path.exists() and not force:
             raise FlowzipError(f"{json_path} already exists (use -f to overwrite)")
         codecs = [classical_codec(name.strip()) for name in compare.split(",") if name.strip()]
-        m = load_model(model)
+        m = load_model(model) if model else None
         count, images = dataset_images(list(paths), limit, native)
         with tqdm(total=count, unit="image", file=sys.stderr, disable=None, leave=False) as bar:
 

@@ -53,6 +53,14 @@ def test_totals_are_real_file_sizes_and_the_model_likelihood(dataset: Path, tiny
     assert "| PNG (Pillow, optimize) |" in result.markdown()
 
 
+def test_without_a_model_it_measures_what_compress_chooses() -> None:
+    images = [(f"img{s}", make_image("photo", 24, 16, seed=s)) for s in range(2)]
+    result = bench(iter(images), None, [])
+    assert result.model == "default models" and list(result.codecs) == ["flowzip (default models)"]
+    assert result.codecs["flowzip (default models)"].bits == sum(8 * len(flowzip.compress(a)) for _, a in images)
+    assert math.isclose(result.model_bits, sum(flowzip.model_code_length(a) for _, a in images))
+
+
 def test_a_codec_that_does_not_round_trip_stops_the_run(tiny_model: Model) -> None:
     lossy = classical_codec("png")
     broken = type(lossy)("lossy", lossy.encode, lambda data: np.asarray(lossy.decode(data)) // 2 * 2)
