@@ -13,7 +13,7 @@ on the first by networks of ``--chunk-hidden`` channels (``--init photo-c7c8e0d3
 design: candidate architectures for the photo model v2, each trained from scratch for the same CPU time
 (``--minutes`` on ``--threads``), against the shipped architecture trained the same way ("base"). Run two at a
 time with ``--only`` (one per core).
-grow: the shipped ``photo`` trained further as it is ("photo"), grown to priors that code each chunk in 2x2
+grow: the shipped ``photo-ac451c9d`` (the default before photo v2) trained further as it is ("photo"), grown to priors that code each chunk in 2x2
 polyphase components, each conditioned on those before ("4 phases", ``prior_phases=4``), or trained further on
 crops of which half went through JPEG ("JPEG crops", ``jpeg_fraction=0.5``), each for the same CPU time at a
 learning rate of 3e-4 (it is already trained), 100 warm-up steps and a cosine schedule over 4,000 steps.
@@ -111,11 +111,12 @@ def variants(kind: str, chunk_hidden: int) -> dict[str, Variant]:
     if kind == "design":
         return {name: Variant(config, None, 40_000) for name, config in design_variants().items()}
     if kind == "grow":
-        photo = load_model("photo").flow.config
+        base = "photo-ac451c9d"  # the default photo model when these were measured
+        photo = load_model(base).flow.config
         return {
-            "photo": Variant(photo, "photo", 4_000, 3e-4, 100),
-            "4 phases": Variant(dataclasses.replace(photo, prior_phases=4), "photo", 4_000, 3e-4, 100),
-            "JPEG crops": Variant(photo, "photo", 4_000, 3e-4, 100, jpeg_fraction=0.5),
+            "photo": Variant(photo, base, 4_000, 3e-4, 100),
+            "4 phases": Variant(dataclasses.replace(photo, prior_phases=4), base, 4_000, 3e-4, 100),
+            "JPEG crops": Variant(photo, base, 4_000, 3e-4, 100, jpeg_fraction=0.5),
         }
     if kind == "small":
         cifar10 = load_model("cifar10").flow.config
