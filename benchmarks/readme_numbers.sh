@@ -19,7 +19,7 @@ python benchmarks/synthetic.py --out runs/synthetic                    # drawing
 flowzip bench "$data/dev/cbsd68" --compare png,webp,jpegls,jxl,jxl-e9 --json "$out/cbsd68.json" -f | tee "$out/cbsd68.md"
 flowzip bench runs/cbsd68-crops32.npy --compare png,webp,jpegls,jxl --json "$out/cbsd68-crops32.json" -f \
     | tee "$out/cbsd68-crops32.md"
-flowzip bench runs/cifar10/test.npy --model cifar10 --compare png,webp,jxl --json "$out/cifar10.json" -f \
+flowzip bench runs/cifar10/test.npy --compare png,webp,jxl --json "$out/cifar10.json" -f \
     | tee "$out/cifar10.md"
 flowzip bench runs/synthetic --native --compare png,webp,jxl --json "$out/synthetic.json" -f | tee "$out/synthetic.md"
 flowzip bench "$data/dev/waterloo" --native --compare png,webp,jxl --json "$out/waterloo.json" -f \

@@ -13,10 +13,11 @@ on the first by networks of ``--chunk-hidden`` channels (``--init photo-c7c8e0d3
 design: candidate architectures for the photo model v2, each trained from scratch for the same CPU time
 (``--minutes`` on ``--threads``), against the shipped architecture trained the same way ("base"). Run two at a
 time with ``--only`` (one per core).
-grow: the shipped ``photo-ac451c9d`` (the default before photo v2) trained further as it is ("photo"), grown to priors that code each chunk in 2x2
-polyphase components, each conditioned on those before ("4 phases", ``prior_phases=4``), or trained further on
-crops of which half went through JPEG ("JPEG crops", ``jpeg_fraction=0.5``), each for the same CPU time at a
-learning rate of 3e-4 (it is already trained), 100 warm-up steps and a cosine schedule over 4,000 steps.
+grow: the shipped ``photo-ac451c9d`` (the default before photo v2) trained further as it is ("photo"), grown
+to priors that code each chunk in 2x2 polyphase components, each conditioned on those before ("4 phases",
+``prior_phases=4``), or trained further on crops of which half went through JPEG ("JPEG crops",
+``jpeg_fraction=0.5``), each for the same CPU time at a learning rate of 3e-4 (it is already trained), 100
+warm-up steps and a cosine schedule over 4,000 steps.
 
 small: the shipped ``cifar10`` trained further as it is ("cifar10"), or grown to a causal local context of
 radius 2 on its finest factored-out latents ("local context", ``context_radius=2``), or to 8 flow steps per
