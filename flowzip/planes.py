@@ -230,10 +230,11 @@ def decode_rgb(data: bytes, height: int, width: int) -> np.ndarray:
 # The context coder: the median edge detector's prediction, corrected by the mean error seen in its context (as
 # in LOCO-I), and the residual coded bit by bit with an adaptive binary range coder (LZMA's) under contexts of
 # local activity. The layout and the model are specified in docs/format.md ("Context-coded data").
-# Two versions, by the predictor byte: format 2's (method 5) and format 3's (method 6), which adapts fast while a
+# Three versions, by the predictor byte: format 2's (method 5); format 3's (method 6), which adapts fast while a
 # context is new (small images learn their statistics sooner), keeps finer probabilities (near-certain bits in
-# flat areas cost less) and ends its stream in fewer bytes. This flowzip writes method 6 and reads both.
-CONTEXT_METHODS = (len(PREDICTORS), len(PREDICTORS) + 1)
+# flat areas cost less) and ends its stream in fewer bytes; format 4's (method 7), which codes each of method 6's
+# bits under a mix of six context models' probabilities (below). This flowzip writes method 7 and reads all three.
+CONTEXT_METHODS = (len(PREDICTORS), len(PREDICTORS) + 1, len(PREDICTORS) + 2)
 CONTEXT_METHOD = CONTEXT_METHODS[-1]  # what the encoder writes
 _PROB_BITS = (11, 15)  # by version: probabilities (of a 0) in units of 2**-bits
 _ADAPT_SHIFT = 5  # method 5: every probability moves 1/32 of the way to the bit seen
@@ -259,16 +260,20 @@ def _context_model(a: int, b: int, c: int, d: int, i: int, j: int, k: int, error
     """(activity context, bias context) of pixel (i, j) in channel k with neighbours a, b, c, d."""
     ew = errors[i, j - 1, k] if j > 0 else 0
     en = errors[i - 1, j, k] if i > 0 else 0
-    activity = abs(a - c) + abs(b - c) + abs(d - b) + ew + en
-    length = 0
-    while activity >> length:
-        length += 1
-    # half-octave steps: the bit length and the bit below the top one
-    ctx = 2 * length - 1 + ((activity >> (length - 2)) & 1) if length >= 2 else length
+    ctx = _half_octave(abs(a - c) + abs(b - c) + abs(d - b) + ew + en, _ACTIVITY_CONTEXTS - 1)
     # the bias context adds the shape of the neighbourhood: the signs of three gradients
     shape = 9 * _sign3(b - c) + 3 * _sign3(a - c) + _sign3(d - b)
-    ctx = min(ctx, _ACTIVITY_CONTEXTS - 1)
     return ctx, ctx * _SHAPES + shape
+
+
+@njit(nogil=True)
+def _half_octave(v: int, cap: int) -> int:
+    """A quantiser of v >= 0 in half-octave steps, at most ``cap``: the bit length n of v where n <= 1, else
+    2n - 1 + the bit below the top one (0, 1, 2, 3 -> 0, 1, 3, 4; 4..5 -> 5, 6..7 -> 6, 8..11 -> 7, ...)."""
+    length = 0
+    while v >> length:
+        length += 1
+    return min(2 * length - 1 + ((v >> (length - 2)) & 1) if length >= 2 else length, cap)
 
 
 _SUB_PREDICTORS = 4
@@ -369,12 +374,18 @@ def _adapt(probs: np.ndarray, slot: int, bit: int, fast: bool) -> None:
 def _encode_bit(state: np.ndarray, out: np.ndarray, probs: np.ndarray, slot: int, bit: int, fast: bool) -> bool:
     """Code one bit under the adaptive probability ``probs[slot, 0]`` (of a 0), then adapt it."""
     bound = (state[1] >> _PROB_BITS[1 if fast else 0]) * probs[slot, 0]
+    _adapt(probs, slot, bit, fast)
+    return _encode_bound(state, out, bound, bit)
+
+
+@njit(nogil=True)
+def _encode_bound(state: np.ndarray, out: np.ndarray, bound: int, bit: int) -> bool:
+    """Code one bit: a 0 keeps the range's first ``bound``, a 1 the rest; False if ``out`` is full."""
     if bit == 0:
         state[1] = bound
     else:
         state[0] += bound
         state[1] -= bound
-    _adapt(probs, slot, bit, fast)
     while state[1] < _TOP:
         state[1] <<= 8
         if not _shift_low(state, out):
@@ -385,7 +396,14 @@ def _encode_bit(state: np.ndarray, out: np.ndarray, probs: np.ndarray, slot: int
 @njit(nogil=True)
 def _decode_bit(state: np.ndarray, data: np.ndarray, probs: np.ndarray, slot: int, fast: bool) -> int:
     """The mirror of ``_encode_bit``; ``state`` is (code, range, bytes read). Past the end, data reads as 0."""
-    bound = (state[1] >> _PROB_BITS[1 if fast else 0]) * probs[slot, 0]
+    bit = _decode_bound(state, data, (state[1] >> _PROB_BITS[1 if fast else 0]) * probs[slot, 0])
+    _adapt(probs, slot, bit, fast)
+    return bit
+
+
+@njit(nogil=True)
+def _decode_bound(state: np.ndarray, data: np.ndarray, bound: int) -> int:
+    """The mirror of ``_encode_bound``: the bit, 0 if the code value lies in the range's first ``bound``."""
     if state[0] < bound:
         state[1] = bound
         bit = 0
@@ -393,7 +411,6 @@ def _decode_bit(state: np.ndarray, data: np.ndarray, probs: np.ndarray, slot: in
         state[0] -= bound
         state[1] -= bound
         bit = 1
-    _adapt(probs, slot, bit, fast)
     while state[1] < _TOP:
         state[1] <<= 8
         state[0] = ((state[0] << 8) | (data[state[2]] if state[2] < len(data) else 0)) & 0xFFFFFFFF
@@ -497,11 +514,238 @@ def _context_code(pixels: np.ndarray, data: np.ndarray, undo: bool, fast: bool) 
     return state[4]
 
 
+# Method 7, the mixing coder: method 6's prediction, correction and bits, but each bit is coded under a mix of
+# seven context models' adaptive probabilities in the logistic domain, as the PAQ coders do, with weights learned
+# online along the gradient of the code length. The models see what method 6's single context does not: the
+# errors at the left, above and above left apart, the earlier channels' errors at this pixel (signed: the
+# channels' errors are correlated), how far the blend strays from the median edge detector and which
+# neighbours lie above the prediction. Integers throughout, so the decoder repeats it exactly.
+# 4096 / (1 + e^(-x / 256)) at x = -2048, -1920, ..., 2048, rounded
+# fmt: off
+_SQUASH_KNOTS = np.array([
+    1, 2, 4, 6, 10, 17, 27, 45, 74, 120, 194, 311, 488, 747, 1102, 1546, 2048,
+    2550, 2994, 3349, 3608, 3785, 3902, 3976, 4022, 4051, 4069, 4079, 4086, 4090, 4092, 4094, 4095,
+], dtype=np.int64)
+# fmt: on
+_SIGN_SLOT = _BITS_PER_CONTEXT  # the sign bit has a slot of its own
+_MIX_SLOTS = _BITS_PER_CONTEXT + 1
+_ERROR_STEPS = 5  # an earlier channel's error at this pixel: -5..5, its sign times _half_octave of its magnitude
+_EARLIER_CONTEXTS = (2 * _ERROR_STEPS + 1) ** 2  # the two earlier channels' errors
+_MODEL_SIZES = (  # contexts of each model (per channel and slot)
+    _ACTIVITY_CONTEXTS * _SHAPES,  # method 6's: the activity, or the bias context for the sign
+    _ACTIVITY_CONTEXTS * _SHAPES,  # the bias context
+    8 * 8 * 8,  # the errors at the left, above and above left
+    12 * 10,  # the previous channel's error here, and the activity
+    16 * 8,  # the blend's distance from the median edge detector, and the error at the left
+    _ACTIVITY_CONTEXTS * _EARLIER_CONTEXTS,  # the activity and the earlier channels' errors here
+    64 * 8,  # the texture: which of six neighbours and gradients lie above the prediction, and the activity
+)
+_MODEL_OFFSETS = np.cumsum(np.array((0, *_MODEL_SIZES[:-1]), dtype=np.int64))
+_MODEL_CONTEXTS = sum(_MODEL_SIZES)  # per channel
+_MIX_INPUTS = len(_MODEL_SIZES)
+_MIX_RATE = 10  # a weight moves by input * (bit * 4096 - p) * rate / 2^14 (weights in units of 2^-16)
+_MIX_BIAS = 77  # a constant input (0.3 in stretch units of 1/256)
+
+
+def _stretch_table() -> np.ndarray:
+    """stretch[p] for p = 0..4095: the least x in -2047..2047 with squash(x) >= p (2047 if none), the inverse
+    of ``_squash``; integers only, so every platform builds the same table."""
+    table = np.full(4096, 2047, dtype=np.int64)
+    p = 0
+    for x in range(-2047, 2048):
+        v = _squash(x)
+        table[p : v + 1] = x
+        p = max(p, v + 1)
+    return table
+
+
+@njit(nogil=True)
+def _squash(x: int) -> int:
+    """4096 / (1 + e^(-x / 256)), interpolated linearly between the knots, for x clamped to -2047..2047."""
+    x = min(max(x, -2047), 2047) + 2048
+    lo, t = x >> 7, x & 127
+    return (_SQUASH_KNOTS[lo] * (128 - t) + _SQUASH_KNOTS[lo + 1] * t + 64) >> 7
+
+
+_STRETCH = _stretch_table()
+
+
+@njit(nogil=True)
+def _signed_step(e: int) -> int:
+    """An error as one of 2 _ERROR_STEPS + 1 steps, 0..2 _ERROR_STEPS: its sign and quantised magnitude."""
+    q = _half_octave(abs(e), _ERROR_STEPS)
+    return _ERROR_STEPS + (q if e >= 0 else -q)
+
+
+@njit(nogil=True)
+def _mixed_bit(
+    state: np.ndarray,
+    data: np.ndarray,
+    undo: bool,
+    bit: int,
+    probs: np.ndarray,
+    contexts: np.ndarray,
+    weights: np.ndarray,
+    rows: np.ndarray,
+    inputs: np.ndarray,
+    slot: int,
+) -> int:
+    """Code (or, ``undo``, decode) one bit in ``slot``, under the models' probabilities ``probs[contexts[z],
+    slot]`` mixed with the sum of the weight vectors ``weights[rows[0], slot]`` and ``weights[rows[1], slot]``;
+    then teach all of them the bit. Returns the bit, or -1 if ``data`` is full."""
+    inputs[_MIX_INPUTS] = _MIX_BIAS
+    for z in range(_MIX_INPUTS):
+        one = (1 << _PROB_BITS[1]) - probs[contexts[z], slot, 0]  # the model's probability of a 1
+        inputs[z] = _STRETCH[min(max(one >> 3, 1), 4095)]
+    dot = 0
+    for z in range(_MIX_INPUTS + 1):
+        dot += (weights[rows[0], slot, z] + weights[rows[1], slot, z]) * inputs[z]
+    p = min(max(_squash(dot >> 17), 1), 4095)  # of a 1, in units of 2^-12
+    bound = (state[1] >> 12) * (4096 - p)
+    if undo:
+        bit = _decode_bound(state, data, bound)
+    elif not _encode_bound(state, data, bound, bit):
+        return -1
+    error = ((bit << 12) - p) * _MIX_RATE
+    for z in range(_MIX_INPUTS + 1):
+        step = (inputs[z] * error + (1 << 13)) >> 14
+        weights[rows[0], slot, z] += step
+        weights[rows[1], slot, z] += step
+    for z in range(_MIX_INPUTS):
+        _adapt(probs[contexts[z]], slot, bit, True)
+    return bit
+
+
+@njit(nogil=True)
+def _mixed_code(pixels: np.ndarray, data: np.ndarray, undo: bool) -> int:
+    """Method 7: as ``_context_code`` with ``fast`` (the same stream), each bit coded by ``_mixed_bit``."""
+    h, w, channels = pixels.shape
+    probs = np.zeros((channels * _MODEL_CONTEXTS, _MIX_SLOTS, 2), dtype=np.int32)  # (probability, seen)
+    probs[..., 0] = 1 << (_PROB_BITS[1] - 1)
+    # weight vectors by channel, chosen by the activity (rows 0..23) and by the earlier channels' errors
+    weights = np.zeros((channels, _ACTIVITY_CONTEXTS + _EARLIER_CONTEXTS, _MIX_SLOTS, _MIX_INPUTS + 1), np.int64)
+    weights[..., 0] = 1 << 16  # the sum starts as method 6's model alone
+    rows = np.zeros(2, dtype=np.int64)
+    sums = np.zeros((channels, _ACTIVITY_CONTEXTS * _SHAPES), dtype=np.int64)
+    counts = np.zeros((channels, _ACTIVITY_CONTEXTS * _SHAPES), dtype=np.int64)
+    errors = np.zeros((h, w, channels), dtype=np.int32)
+    signed = np.zeros(channels, dtype=np.int64)  # this pixel's errors so far, by channel
+    sub_errors = np.zeros((2, w, channels, _SUB_PREDICTORS), dtype=np.int64)
+    sub = np.zeros(_SUB_PREDICTORS, dtype=np.int64)
+    contexts = np.zeros(_MIX_INPUTS, dtype=np.int64)
+    inputs = np.zeros(_MIX_INPUTS + 1, dtype=np.int64)
+    if undo:
+        state = np.zeros(3, dtype=np.int64)
+        state[1] = 0xFFFFFFFF
+        for _ in range(4):
+            state[0] = ((state[0] << 8) | (data[state[2]] if state[2] < len(data) else 0)) & 0xFFFFFFFF
+            state[2] += 1
+    else:
+        state = np.zeros(5, dtype=np.int64)
+        state[1], state[3] = 0xFFFFFFFF, 1
+    for i in range(h):
+        for j in range(w):
+            for k in range(channels):
+                a, b, c, d = _context_neighbours(pixels, i, j, k)
+                ctx, bias_ctx = _context_model(a, b, c, d, i, j, k, errors)
+                pred = _blended_prediction(a, b, c, d, i, j, k, sub_errors, sub)
+                p = (pred + _bias(sums, counts, k, bias_ctx)) & 255
+                left = _half_octave(errors[i, j - 1, k], 7) if j > 0 else 0
+                above = _half_octave(errors[i - 1, j, k], 7) if i > 0 else 0
+                above_left = _half_octave(errors[i - 1, j - 1, k], 7) if i > 0 and j > 0 else 0
+                previous = _half_octave(errors[i, j, k - 1], 11) if k > 0 else 0
+                gap = _half_octave(abs(pred - sub[0] // 8), 15)
+                earlier = (2 * _ERROR_STEPS + 1) * _signed_step(signed[k - 1] if k > 0 else 0)
+                earlier += _signed_step(signed[k - 2] if k > 1 else 0)
+                texture = int(a > pred) + 2 * int(b > pred) + 4 * int(c > pred) + 8 * int(d > pred)
+                texture += 16 * int(2 * a - c > pred) + 32 * int(2 * b - c > pred)
+                contexts[0] = ctx
+                contexts[1] = bias_ctx
+                contexts[2] = 64 * left + 8 * above + above_left
+                contexts[3] = 10 * previous + min(ctx // 2, 9)
+                contexts[4] = 8 * gap + left
+                contexts[5] = _EARLIER_CONTEXTS * ctx + earlier
+                contexts[6] = 8 * texture + min(ctx // 3, 7)
+                base = k * _MODEL_CONTEXTS
+                for z in range(_MIX_INPUTS):
+                    contexts[z] += base + _MODEL_OFFSETS[z]
+                rows[0], rows[1] = ctx, _ACTIVITY_CONTEXTS + earlier
+                e = 0 if undo else ((np.int32(pixels[i, j, k]) - p + 128) & 255) - 128
+                e = _mixed_residual(state, data, undo, e, probs, contexts, weights[k], rows, inputs, base + bias_ctx)
+                if e == _FULL:
+                    return -1
+                if undo:
+                    pixels[i, j, k] = (p + e) & 255
+                _learn(sums, counts, errors, i, j, k, bias_ctx, e)
+                signed[k] = e
+                for q in range(_SUB_PREDICTORS):
+                    sub_errors[i & 1, j, k, q] = abs(8 * np.int64(pixels[i, j, k]) - sub[q])
+    if undo:
+        return state[2]
+    _fewest_bytes(state)
+    for _ in range(5):  # flush
+        if not _shift_low(state, data):
+            return -1
+    return state[4]
+
+
+_FULL = 1 << 16  # not a residual: the output is full
+
+
+@njit(nogil=True)
+def _mixed_residual(
+    state: np.ndarray,
+    data: np.ndarray,
+    undo: bool,
+    e: int,
+    probs: np.ndarray,
+    contexts: np.ndarray,
+    weights: np.ndarray,
+    rows: np.ndarray,
+    inputs: np.ndarray,
+    sign_context: int,
+) -> int:
+    """Code (or decode) residual ``e`` as method 6's bits, each by ``_mixed_bit``; model 0 codes the sign under
+    ``sign_context`` (method 6's bias context). Returns the residual, or ``_FULL``."""
+    magnitude = abs(e)
+    nonzero = _mixed_bit(state, data, undo, int(magnitude != 0), probs, contexts, weights, rows, inputs, 0)
+    if nonzero <= 0:
+        return _FULL if nonzero < 0 else 0
+    activity_context = contexts[0]
+    contexts[0] = sign_context
+    negative = _mixed_bit(state, data, undo, int(e < 0), probs, contexts, weights, rows, inputs, _SIGN_SLOT)
+    contexts[0] = activity_context
+    length = 0
+    if not undo:
+        while magnitude >> (length + 1):
+            length += 1
+    more = 0
+    for t in range(7):  # the unary length: ones then a zero, no zero after 7
+        more = _mixed_bit(state, data, undo, int(t < length), probs, contexts, weights, rows, inputs, 1 + t)
+        if more <= 0:
+            break
+        if undo:
+            length += 1
+    if negative < 0 or more < 0:
+        return _FULL
+    m = 1
+    for q in range(length):
+        bit = (magnitude >> (length - 1 - q)) & 1
+        bit = _mixed_bit(state, data, undo, bit, probs, contexts, weights, rows, inputs, 8 + 8 * length + q)
+        if bit < 0:
+            return _FULL
+        m = (m << 1) | bit
+    return -m if negative else m
+
+
 def _context_encode(pixels: np.ndarray, budget: int, method: int = CONTEXT_METHOD) -> bytes | None:
     """Context-coded data of ``pixels`` (H, W, C), the method byte first, or None if longer than ``budget``."""
-    fast = method == CONTEXT_METHODS[1]
+    fast = method != CONTEXT_METHODS[0]
     out = np.empty(max(budget - 1 + fast, 0), dtype=np.uint8)
-    written = _context_code(pixels, out, False, fast)
+    if method == CONTEXT_METHODS[2]:
+        written = _mixed_code(pixels, out, False)
+    else:
+        written = _context_code(pixels, out, False, fast)
     if written < 0:
         return None
     if fast:  # the range coder's first byte is always 0; method 6 leaves it out, and the zeros at the end
@@ -513,8 +757,11 @@ def _context_decode(data: bytes, height: int, width: int, channels: int) -> np.n
     """The pixels (H, W, C) of context-coded data (the method byte first)."""
     pixels = np.empty((height, width, channels), dtype=np.uint8)
     stream = np.frombuffer(data, dtype=np.uint8)[1:].copy()  # writable: one compiled signature for both ways
-    fast = data[0] == CONTEXT_METHODS[1]
-    read = _context_code(pixels, stream, True, fast)
+    fast = data[0] != CONTEXT_METHODS[0]
+    if data[0] == CONTEXT_METHODS[2]:
+        read = _mixed_code(pixels, stream, True)
+    else:
+        read = _context_code(pixels, stream, True, fast)
     # a method 6 stream ends at its last non-zero byte (the decoder reads zeros past it); method 5 is read whole
     whole = (read >= len(stream) and stream[-1:].tobytes() != b"\0") if fast else read == len(stream)
     if not whole:

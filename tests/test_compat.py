@@ -53,9 +53,9 @@ def test_corpus_exercises_every_tool() -> None:
 
 
 def test_corpus_exercises_each_context_coder() -> None:
-    """Planes of format 2 files are context-coded by method 5, of format 3 files by method 6; both must keep
-    decoding."""
-    for version, method in (("v2", CONTEXT_METHODS[0]), ("v3", CONTEXT_METHODS[1])):
+    """Planes of format 2 files are context-coded by method 5, of format 3 files by method 6, of format 4 files by
+    method 7; all must keep decoding."""
+    for version, method in zip(("v2", "v3", "v4"), CONTEXT_METHODS, strict=True):
         methods = set()
         for path in sorted((CORPUS / version).glob("*.fzi")):
             header, sections = read_container(path.read_bytes())
