@@ -432,6 +432,23 @@ def _fewest_bytes(state: np.ndarray) -> None:
 
 
 @njit(nogil=True)
+def _coder_state(data: np.ndarray, undo: bool, fast: bool) -> np.ndarray:
+    """The range coder's starting state: the encoder's (low, range, cache, cache size, bytes written), or the
+    decoder's (code, range, bytes read) with its code value read from the data's first bytes: five, the first
+    always 0, as in LZMA; or (``fast``, methods 6 and 7) four, that 0 left out of the data."""
+    if not undo:
+        state = np.zeros(5, dtype=np.int64)
+        state[1], state[3] = 0xFFFFFFFF, 1
+        return state
+    state = np.zeros(3, dtype=np.int64)
+    state[1] = 0xFFFFFFFF
+    for _ in range(4 if fast else 5):
+        state[0] = ((state[0] << 8) | (data[state[2]] if state[2] < len(data) else 0)) & 0xFFFFFFFF
+        state[2] += 1
+    return state
+
+
+@njit(nogil=True)
 def _unary_slots(length: int) -> int:
     return min(length + 1, 7)  # the lengths 0..6 end with a 0 bit; 7, the longest, needs none
 
@@ -455,15 +472,7 @@ def _context_code(pixels: np.ndarray, data: np.ndarray, undo: bool, fast: bool) 
     errors = np.zeros((h, w, channels), dtype=np.int32)
     sub_errors = np.zeros((2, w, channels, _SUB_PREDICTORS), dtype=np.int64)  # method 6: this row and the last
     sub = np.zeros(_SUB_PREDICTORS, dtype=np.int64)
-    if undo:
-        state = np.zeros(3, dtype=np.int64)
-        state[1] = 0xFFFFFFFF
-        for _ in range(4 if fast else 5):  # the first byte is always 0, as in LZMA (method 6 leaves it out)
-            state[0] = ((state[0] << 8) | (data[state[2]] if state[2] < len(data) else 0)) & 0xFFFFFFFF
-            state[2] += 1
-    else:
-        state = np.zeros(5, dtype=np.int64)
-        state[1], state[3] = 0xFFFFFFFF, 1
+    state = _coder_state(data, undo, fast)
     for i in range(h):
         for j in range(w):
             for k in range(channels):
@@ -634,15 +643,7 @@ def _mixed_code(pixels: np.ndarray, data: np.ndarray, undo: bool) -> int:
     sub = np.zeros(_SUB_PREDICTORS, dtype=np.int64)
     contexts = np.zeros(_MIX_INPUTS, dtype=np.int64)
     inputs = np.zeros(_MIX_INPUTS + 1, dtype=np.int64)
-    if undo:
-        state = np.zeros(3, dtype=np.int64)
-        state[1] = 0xFFFFFFFF
-        for _ in range(4):
-            state[0] = ((state[0] << 8) | (data[state[2]] if state[2] < len(data) else 0)) & 0xFFFFFFFF
-            state[2] += 1
-    else:
-        state = np.zeros(5, dtype=np.int64)
-        state[1], state[3] = 0xFFFFFFFF, 1
+    state = _coder_state(data, undo, True)
     for i in range(h):
         for j in range(w):
             for k in range(channels):
