@@ -7,8 +7,9 @@ on the pixels themselves, as on synthetic content), and the residuals (mod 256, 
 compressed with raw LZMA2 (no container, so tiny arrays stay tiny) with a dictionary no larger than the array.
 An RGB tile may first be transformed: green subtracted from red and blue, or, with at most 256 colours,
 replaced by indices into its palette. Encoding and decoding run the same predictor loop (``_filter``), in
-opposite directions. Beside LZMA2, a context coder (below) codes the median edge detector's residuals under
-adaptive probabilities; the shorter is kept. Section layouts are in ``docs/format.md``.
+opposite directions. Beside LZMA2, a context coder (below) codes the residuals of a blend of predictors bit by
+bit, under a learned mix of adaptive context models; the shorter is kept. Section layouts are in
+``docs/format.md``.
 """
 
 from __future__ import annotations
