@@ -740,17 +740,22 @@ def _mixed_residual(
     return -m if negative else m
 
 
+def _run_context_coder(pixels: np.ndarray, data: np.ndarray, undo: bool, method: int) -> int:
+    """Code ``pixels`` into ``data`` (or, ``undo``, decode) with context method ``method``: what
+    ``_context_code`` or ``_mixed_code`` returns."""
+    if method == CONTEXT_METHODS[2]:
+        return _mixed_code(pixels, data, undo)
+    return _context_code(pixels, data, undo, method != CONTEXT_METHODS[0])
+
+
 def _context_encode(pixels: np.ndarray, budget: int, method: int = CONTEXT_METHOD) -> bytes | None:
     """Context-coded data of ``pixels`` (H, W, C), the method byte first, or None if longer than ``budget``."""
     fast = method != CONTEXT_METHODS[0]
     out = np.empty(max(budget - 1 + fast, 0), dtype=np.uint8)
-    if method == CONTEXT_METHODS[2]:
-        written = _mixed_code(pixels, out, False)
-    else:
-        written = _context_code(pixels, out, False, fast)
+    written = _run_context_coder(pixels, out, False, method)
     if written < 0:
         return None
-    if fast:  # the range coder's first byte is always 0; method 6 leaves it out, and the zeros at the end
+    if fast:  # the range coder's first byte is always 0; methods 6 and 7 leave it out, and the zeros at the end
         return bytes([method]) + out[1:written].tobytes().rstrip(b"\0")
     return bytes([method]) + out[:written].tobytes()
 
@@ -760,11 +765,9 @@ def _context_decode(data: bytes, height: int, width: int, channels: int) -> np.n
     pixels = np.empty((height, width, channels), dtype=np.uint8)
     stream = np.frombuffer(data, dtype=np.uint8)[1:].copy()  # writable: one compiled signature for both ways
     fast = data[0] != CONTEXT_METHODS[0]
-    if data[0] == CONTEXT_METHODS[2]:
-        read = _mixed_code(pixels, stream, True)
-    else:
-        read = _context_code(pixels, stream, True, fast)
-    # a method 6 stream ends at its last non-zero byte (the decoder reads zeros past it); method 5 is read whole
+    read = _run_context_coder(pixels, stream, True, data[0])
+    # a method 6 or 7 stream ends at its last non-zero byte (the decoder reads zeros past it); method 5's is read
+    # whole
     whole = (read >= len(stream) and stream[-1:].tobytes() != b"\0") if fast else read == len(stream)
     if not whole:
         raise FlowzipError("corrupt plane data (context-coded data of the wrong length)")
