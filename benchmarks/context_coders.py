@@ -3,7 +3,7 @@
     python benchmarks/context_coders.py [FOLDER ...] [--limit N]
 
 Each image (RGB) goes through the transform the classical coder writes (centred subtract green), then through
-every context method (``flowzip.planes.CONTEXT_METHODS``: 5 of format 2, 6 of format 3, 7 of format 4), one
+every context method (``flowzip.planes.CONTEXT_METHODS``: 5 to 8 of formats 2 to 5), one
 after another on one thread; every stream is decoded and checked. The defaults are the images the methods were
 tuned on (the training photos) and one dev set (CBSD68). Prints bits per subpixel and each method's change
 against method 6, with encode and decode seconds.

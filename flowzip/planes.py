@@ -14,12 +14,21 @@ bit, under a learned mix of adaptive context models; the shorter is kept. Sectio
 
 from __future__ import annotations
 
+import hashlib
 import lzma
+from collections.abc import Iterable
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from flowzip.errors import FlowzipError
 from flowzip.jit import njit
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 PREDICTORS = ("none", "left", "up", "paeth", "med")
 
@@ -231,12 +240,13 @@ def decode_rgb(data: bytes, height: int, width: int) -> np.ndarray:
 # The context coder: the median edge detector's prediction, corrected by the mean error seen in its context (as
 # in LOCO-I), and the residual coded bit by bit with an adaptive binary range coder (LZMA's) under contexts of
 # local activity. The layout and the model are specified in docs/format.md ("Context-coded data").
-# Three versions, by the predictor byte: format 2's (method 5); format 3's (method 6), which adapts fast while a
+# Four versions, by the predictor byte: format 2's (method 5); format 3's (method 6), which adapts fast while a
 # context is new (small images learn their statistics sooner), keeps finer probabilities (near-certain bits in
 # flat areas cost less) and ends its stream in fewer bytes; format 4's (method 7), which codes each of method 6's
-# bits under a mix of six context models' probabilities (below). This flowzip writes method 7 and reads all three.
-CONTEXT_METHODS = (len(PREDICTORS), len(PREDICTORS) + 1, len(PREDICTORS) + 2)
-CONTEXT_METHOD = CONTEXT_METHODS[-1]  # what the encoder writes
+# bits under a mix of seven context models' probabilities (below); format 5's (method 8), method 7 starting from
+# what it learnt on photos. This flowzip writes method 8 for three channels, 7 for one, and reads all four.
+CONTEXT_METHODS = tuple(range(len(PREDICTORS), len(PREDICTORS) + 4))  # 5, 6, 7, 8
+MIXED_METHODS = CONTEXT_METHODS[2:]  # 7, and 8: 7 starting from a state learnt on photos (WARM_STATE)
 _PROB_BITS = (11, 15)  # by version: probabilities (of a 0) in units of 2**-bits
 _ADAPT_SHIFT = 5  # method 5: every probability moves 1/32 of the way to the bit seen
 _ADAPT_SHIFT_START, _ADAPT_SHIFT_END, _ADAPT_SHIFT_EVERY = 3, 6, 8  # method 6: 1/8 at first, 1/64 after 24 bits
@@ -626,18 +636,97 @@ def _mixed_bit(
     return bit
 
 
-@njit(nogil=True)
-def _mixed_code(pixels: np.ndarray, data: np.ndarray, undo: bool) -> int:
-    """Method 7: as ``_context_code`` with ``fast`` (the same stream), each bit coded by ``_mixed_bit``."""
-    h, w, channels = pixels.shape
+class MixedState(NamedTuple):
+    """What the mixing coder learns as it codes, and starts from: each model's probabilities, the mixer's
+    weights and the bias correction's error sums and counts, for ``C`` channels."""
+
+    probs: np.ndarray  # (C * _MODEL_CONTEXTS, _MIX_SLOTS, 2) int32: each probability of a 0, and the bits seen
+    weights: np.ndarray  # (C, _ACTIVITY_CONTEXTS + _EARLIER_CONTEXTS, _MIX_SLOTS, _MIX_INPUTS + 1) int64
+    sums: np.ndarray  # (C, _ACTIVITY_CONTEXTS * _SHAPES) int64
+    counts: np.ndarray  # (C, _ACTIVITY_CONTEXTS * _SHAPES) int64
+
+
+# Method 8 starts from the state that method 7 reaches on photos (WARM_STATE, learnt by
+# benchmarks/context_state.py), not from nothing: a small image then no longer pays for learning what every
+# photo shares (6.8 % of a 32x32 crop's bits). The file is named in the format spec by this hash: a new state
+# needs a new method number, as a new flow needs a new model id.
+WARM_METHOD = MIXED_METHODS[1]
+WARM_STATE = "context-state-1.npz"  # in flowzip.models
+WARM_STATE_CHANNELS = 3  # learnt on (R - G + 128, G, B - G + 128), the centred subtract-green transform
+WARM_STATE_SHA256 = "0291418a132adb548f03e35d4b36fbbbfa1db02c0143d496767602d3984f40f2"
+
+
+def state_hash(state: MixedState) -> str:
+    """SHA-256 (hex) over the state's arrays in field order: for each, ``name|dtype|shape|`` then its bytes."""
+    digest = hashlib.sha256()
+    for name, array in zip(MixedState._fields, state, strict=True):
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def save_state(state: MixedState, path: Path) -> None:
+    """Write ``state`` to ``path`` as a compressed ``.npz`` of its arrays (read back by ``load_state``)."""
+    np.savez_compressed(path, **state._asdict())
+
+
+def load_state(path: Path | Traversable) -> MixedState:
+    """Read a state written by ``save_state`` (plain arrays: loading executes no code)."""
+    with path.open("rb") as f, np.load(f, allow_pickle=False) as arrays:
+        return MixedState(*(arrays[name] for name in MixedState._fields))
+
+
+@cache
+def warm_state() -> MixedState:
+    """Method 8's starting state, read once and checked against ``WARM_STATE_SHA256``; callers copy it."""
+    state = load_state(resources.files("flowzip.models") / WARM_STATE)
+    if state_hash(state) != WARM_STATE_SHA256:
+        raise FlowzipError(f"the installed {WARM_STATE} is damaged (its hash does not match); reinstall flowzip")
+    return state
+
+
+def learn_state(images: Iterable[np.ndarray], seen_cap: int) -> MixedState:
+    """The state that method 7 reaches by coding ``images`` (each (H, W, C) uint8, transformed as it would
+    code them) one after another, each probability's count of bits seen then capped at ``seen_cap``, so that
+    a coder starting from it still adapts as fast as after that many bits."""
+    state: MixedState | None = None
+    for image in images:
+        state = state or _cold_state(image.shape[2])
+        out = np.empty(2 * image.size + 64, dtype=np.uint8)  # more than any residual's bits need
+        _mixed_code(np.ascontiguousarray(image), out, False, *state)
+    if state is None:
+        raise ValueError("no images to learn from")
+    np.minimum(state.probs[..., 1], seen_cap, out=state.probs[..., 1])
+    return state
+
+
+def _cold_state(channels: int) -> MixedState:
+    """Method 7's starting state for ``channels`` channels: every probability 1/2 and unseen, the weights those
+    of method 6's model alone, no errors seen."""
     probs = np.zeros((channels * _MODEL_CONTEXTS, _MIX_SLOTS, 2), dtype=np.int32)  # (probability, seen)
     probs[..., 0] = 1 << (_PROB_BITS[1] - 1)
     # weight vectors by channel, chosen by the activity (rows 0..23) and by the earlier channels' errors
     weights = np.zeros((channels, _ACTIVITY_CONTEXTS + _EARLIER_CONTEXTS, _MIX_SLOTS, _MIX_INPUTS + 1), np.int64)
     weights[..., 0] = 1 << 16  # the sum starts as method 6's model alone
-    rows = np.zeros(2, dtype=np.int64)
     sums = np.zeros((channels, _ACTIVITY_CONTEXTS * _SHAPES), dtype=np.int64)
     counts = np.zeros((channels, _ACTIVITY_CONTEXTS * _SHAPES), dtype=np.int64)
+    return MixedState(probs, weights, sums, counts)
+
+
+@njit(nogil=True)
+def _mixed_code(
+    pixels: np.ndarray,
+    data: np.ndarray,
+    undo: bool,
+    probs: np.ndarray,
+    weights: np.ndarray,
+    sums: np.ndarray,
+    counts: np.ndarray,
+) -> int:
+    """Methods 7 and 8: as ``_context_code`` with ``fast`` (the same stream), each bit coded by ``_mixed_bit``,
+    starting from (and updating in place) the state ``probs, weights, sums, counts`` (a ``MixedState``)."""
+    h, w, channels = pixels.shape
+    rows = np.zeros(2, dtype=np.int64)
     errors = np.zeros((h, w, channels), dtype=np.int32)
     signed = np.zeros(channels, dtype=np.int64)  # this pixel's errors so far, by channel
     sub_errors = np.zeros((2, w, channels, _SUB_PREDICTORS), dtype=np.int64)
@@ -743,19 +832,27 @@ def _mixed_residual(
 def _run_context_coder(pixels: np.ndarray, data: np.ndarray, undo: bool, method: int) -> int:
     """Code ``pixels`` into ``data`` (or, ``undo``, decode) with context method ``method``: what
     ``_context_code`` or ``_mixed_code`` returns."""
-    if method == CONTEXT_METHODS[2]:
-        return _mixed_code(pixels, data, undo)
+    if method == WARM_METHOD:
+        if pixels.shape[2] != WARM_STATE_CHANNELS:
+            raise FlowzipError(f"corrupt plane data (context method {method} codes {WARM_STATE_CHANNELS} channels)")
+        return _mixed_code(pixels, data, undo, *(a.copy() for a in warm_state()))
+    if method == MIXED_METHODS[0]:
+        return _mixed_code(pixels, data, undo, *_cold_state(pixels.shape[2]))
     return _context_code(pixels, data, undo, method != CONTEXT_METHODS[0])
 
 
-def _context_encode(pixels: np.ndarray, budget: int, method: int = CONTEXT_METHOD) -> bytes | None:
-    """Context-coded data of ``pixels`` (H, W, C), the method byte first, or None if longer than ``budget``."""
+def _context_encode(pixels: np.ndarray, budget: int, method: int | None = None) -> bytes | None:
+    """Context-coded data of ``pixels`` (H, W, C), the method byte first, or None if longer than ``budget``.
+    By default the method is ``WARM_METHOD`` for three channels (always the shorter on photos, and on small
+    images by far: models/README.md, "The classical coder's starting state"), else method 7."""
+    if method is None:
+        method = WARM_METHOD if pixels.shape[2] == WARM_STATE_CHANNELS else MIXED_METHODS[0]
     fast = method != CONTEXT_METHODS[0]
     out = np.empty(max(budget - 1 + fast, 0), dtype=np.uint8)
     written = _run_context_coder(pixels, out, False, method)
     if written < 0:
         return None
-    if fast:  # the range coder's first byte is always 0; methods 6 and 7 leave it out, and the zeros at the end
+    if fast:  # the range coder's first byte is always 0; methods 6 to 8 leave it out, and the zeros at the end
         return bytes([method]) + out[1:written].tobytes().rstrip(b"\0")
     return bytes([method]) + out[:written].tobytes()
 
@@ -766,7 +863,7 @@ def _context_decode(data: bytes, height: int, width: int, channels: int) -> np.n
     stream = np.frombuffer(data, dtype=np.uint8)[1:].copy()  # writable: one compiled signature for both ways
     fast = data[0] != CONTEXT_METHODS[0]
     read = _run_context_coder(pixels, stream, True, data[0])
-    # a method 6 or 7 stream ends at its last non-zero byte (the decoder reads zeros past it); method 5's is read
+    # a stream of method 6 or later ends at its last non-zero byte (the decoder reads zeros past it); method 5's is read
     # whole
     whole = (read >= len(stream) and stream[-1:].tobytes() != b"\0") if fast else read == len(stream)
     if not whole:

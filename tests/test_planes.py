@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from flowzip import planes
 from flowzip.errors import FlowzipError
 from flowzip.planes import (
-    CONTEXT_METHOD,
     CONTEXT_METHODS,
+    MIXED_METHODS,
     PREDICTORS,
     TRANSFORMS,
+    WARM_METHOD,
+    WARM_STATE,
+    WARM_STATE_CHANNELS,
+    WARM_STATE_SHA256,
     _context_decode,
     _context_encode,
     _encode_predicted,
@@ -19,19 +28,27 @@ from flowzip.planes import (
     decode_rgb,
     encode_plane,
     encode_rgb,
+    load_state,
+    save_state,
+    state_hash,
+    warm_state,
 )
 
-from conftest import make_image
+from conftest import make_image, shared_data
 
 SHAPES = [(1, 1), (1, 9), (9, 1), (17, 23)]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("content", ["noise", "constant", "gradient", "photo"])
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("channels", [1, 3])
-@pytest.mark.parametrize("method", CONTEXT_METHODS)
+@pytest.mark.parametrize(
+    ("method", "channels"),
+    [(m, c) for m in CONTEXT_METHODS for c in (1, 3) if m != WARM_METHOD or c == WARM_STATE_CHANNELS],
+)
 def test_context_coder_round_trip(content: str, shape: tuple[int, int], channels: int, method: int) -> None:
-    """Every version (format 2's and 3's, which old files hold, and format 4's), on sizes down to one pixel."""
+    """Every version (formats 2 to 4's, which old files hold, and format 5's, which codes three channels), on
+    sizes down to one pixel."""
     pixels = make_image(content, *shape, channels=channels)
     coded = _context_encode(pixels.copy(), 4 * pixels.size + 64, method)
     assert coded is not None and coded[0] == method
@@ -43,11 +60,25 @@ def test_context_coder_round_trip(content: str, shape: tuple[int, int], channels
 
 def test_each_context_coder_is_shorter_than_the_last() -> None:
     """Format 3's: faster adaptation and a shorter ending, most on small images, where a context sees few bits.
-    Format 4's: mixing more context models."""
+    Format 4's: mixing more context models. Format 5's: starting from what photos taught method 7."""
     for shape in [(16, 16), (96, 96)]:
-        photo = make_image("photo", *shape)
+        photo = _subtract_green(make_image("photo", *shape), -1, 128)
         lengths = [len(_context_encode(photo, 10 * photo.size, method) or b"") for method in CONTEXT_METHODS]
-        assert lengths[2] < lengths[1] < lengths[0], (shape, lengths)
+        assert lengths[3] < lengths[2] < lengths[1] < lengths[0], (shape, lengths)
+
+
+def test_warm_method_refuses_other_channel_counts() -> None:
+    grey = make_image("photo", 8, 8, channels=1)
+    coded = _context_encode(np.repeat(grey, 3, axis=2), 1000, WARM_METHOD)
+    assert coded is not None
+    with pytest.raises(FlowzipError, match="codes 3 channels"):
+        _context_decode(coded, 8, 8, 1)
+
+
+def test_the_encoder_starts_three_channels_warm() -> None:
+    photo = make_image("photo", 24, 24)
+    assert _context_encode(photo, 10 * photo.size)[0] == WARM_METHOD
+    assert _context_encode(photo[:, :, :1], 10 * photo.size)[0] == MIXED_METHODS[0]
 
 
 def test_context_coder_gives_up_when_longer_than_its_budget() -> None:
@@ -74,6 +105,27 @@ def test_every_colour_transform_decodes(transform: str) -> None:
 def test_each_coding_is_chosen_where_it_pays() -> None:
     """The context coder on photo-like content, LZMA2 of unpredicted pixels on repeats."""
     photo = make_image("photo", 96, 96, channels=1)[:, :, 0]
-    assert encode_plane(photo)[0] == CONTEXT_METHOD
+    assert encode_plane(photo)[0] == MIXED_METHODS[0]
     stripes = np.tile(np.array([0, 255, 7, 7, 90], dtype=np.uint8), (64, 30))
     assert encode_plane(stripes)[0] == PREDICTORS.index("none")
+
+
+def test_a_damaged_warm_state_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = warm_state()
+    state.probs[0, 0, 0] += 1  # a copy on disk with one probability changed
+    try:
+        save_state(state, tmp_path / WARM_STATE)
+    finally:
+        state.probs[0, 0, 0] -= 1
+    monkeypatch.setattr(planes.resources, "files", lambda package: tmp_path)
+    with pytest.raises(FlowzipError, match="damaged"):
+        warm_state.__wrapped__()
+
+
+def test_the_shipped_warm_state_is_what_the_training_photos_teach(tmp_path: Path) -> None:
+    """``benchmarks/context_state.py`` rebuilds the shipped state exactly from the training photos."""
+    photos = shared_data("photos", "train")
+    out = tmp_path / "state.npz"
+    script = ROOT / "benchmarks" / "context_state.py"
+    subprocess.run([sys.executable, str(script), "--photos", str(photos), "--out", str(out)], check=True)
+    assert state_hash(load_state(out)) == WARM_STATE_SHA256

@@ -128,15 +128,15 @@ def test_files_written_with_an_earlier_default_model_still_decode(model: str) ->
 @pytest.mark.parametrize("size", [(32, 32), (64, 48), (65, 20)])
 def test_compress_without_a_model_keeps_the_shortest_of_the_default_models(size: tuple[int, int]) -> None:
     """The rule of zoo.default_models: the file is the shortest of those each model writes and names the model
-    it chose, so decoding needs no rule; a named model is always the one used."""
+    it chose, so decoding needs no rule; a named model is always the one used. (Flow tiles only: on these small
+    crops the classical coder would win every tile for either model, leaving nothing to choose.)"""
     photo = np.asarray(Image.open(ROOT / "examples" / "sample.png").convert("RGB"))
-    photo = photo[40 : 40 + size[0], 60 : 60 + size[1]]
-    noise = np.random.default_rng(0).normal(0, 3, photo.shape)  # sensor-like noise: the flow wins these tiles
-    image = np.clip(photo + noise, 0, 255).astype(np.uint8)
+    image = np.ascontiguousarray(photo[40 : 40 + size[0], 60 : 60 + size[1]])
     names = default_models(size[1], size[0])
     assert names == ((DEFAULT_MODEL, SMALL_IMAGE_MODEL) if max(size) <= 64 else (DEFAULT_MODEL,))
-    data = flowzip.compress(image)
-    named = {name: flowzip.compress(image, model=name) for name in (DEFAULT_MODEL, SMALL_IMAGE_MODEL)}
+    tools = ("raw", "flow")
+    data = flowzip.compress(image, tools=tools)
+    named = {name: flowzip.compress(image, model=name, tools=tools) for name in (DEFAULT_MODEL, SMALL_IMAGE_MODEL)}
     for name, file in named.items():
         assert flowzip.read_header(file).model_id.hex() == load_model(name).short_id
     if len(names) > 1:  # the image makes it a real choice

@@ -1,0 +1,105 @@
+"""Learn method 8's starting state (``flowzip.planes.WARM_STATE``) from the training photos, or measure choices.
+
+    python benchmarks/context_state.py [--photos DIR] [--out models/context-state-1.npz]
+    python benchmarks/context_state.py --measure [--photos DIR]
+
+The state is what method 7 has learnt after coding crops of the training photos one after another (round robin
+over the photos, so that no photo comes last by much), in the centred subtract-green transform, with each
+probability's count of bits seen capped at ``--seen-cap``. ``--measure`` learns only from the first half of the
+photos and codes crops of the other half (32x32, 128x128 and 256x256, seeded; and the 32x32 ones without the
+transform, as the encoder codes some images) from a cold start (method 7) and from each candidate state,
+printing bits per subpixel; every stream is decoded and checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
+from flowzip.planes import (
+    MixedState,
+    _cold_state,
+    _mixed_code,
+    _subtract_green,
+    learn_state,
+    save_state,
+    state_hash,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEN_CAP = 8  # chosen by --measure (models/README.md)
+CROP = 32
+CROPS_PER_PHOTO = 32
+
+
+def centred(rgb: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(_subtract_green(rgb, -1, 128))
+
+
+def crops(
+    photos: list[np.ndarray], size: int, per_photo: int, seed: int, transform: bool = True
+) -> Iterator[np.ndarray]:
+    """``per_photo`` random crops of ``size`` pixels of every photo, round robin over the photos, in the centred
+    subtract-green transform (or, not ``transform``, as they are)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(per_photo):
+        for photo in photos:
+            top = rng.integers(photo.shape[0] - size + 1)
+            left = rng.integers(photo.shape[1] - size + 1)
+            crop = photo[top : top + size, left : left + size]
+            yield centred(crop) if transform else np.ascontiguousarray(crop)
+
+
+def coded_bits(pixels: np.ndarray, start: MixedState) -> int:
+    """Bits of ``pixels`` coded by the mixing coder from (a copy of) ``start``, after checking the decode."""
+    out = np.empty(2 * pixels.size + 64, dtype=np.uint8)
+    written = _mixed_code(pixels, out, False, *(a.copy() for a in start))
+    decoded = np.empty_like(pixels)
+    _mixed_code(decoded, out[1:written].copy(), True, *(a.copy() for a in start))  # the first byte is 0
+    assert np.array_equal(decoded, pixels), "decode differs"
+    return 8 * (written - 1)  # method 8's stream leaves out the coder's first byte
+
+
+def measure(photos: list[np.ndarray]) -> None:
+    half = len(photos) // 2
+    learn_from, held_out = photos[:half], photos[half:]
+    tests = {
+        f"{s}x{s} ({n * len(held_out)})": list(crops(held_out, s, n, seed=1)) for s, n in ((32, 4), (128, 1), (256, 1))
+    }
+    tests[f"32x32 untransformed ({4 * len(held_out)})"] = list(crops(held_out, 32, 4, seed=1, transform=False))
+    candidates: dict[str, MixedState] = {"cold (method 7)": _cold_state(3)}
+    for crop, per_photo in ((32, 32), (32, 128), (64, 32), (128, 8)):
+        for cap in (0, 8, 24):
+            state = learn_state(crops(learn_from, crop, per_photo, seed=0), cap)
+            candidates[f"{crop}x{crop} crops x {per_photo}, seen cap {cap}"] = state
+    print(f"learn from photos 1-{half}, code crops of photos {half + 1}-{len(photos)}; bits per subpixel")
+    print("| start | " + " | ".join(tests) + " |")
+    print("|---|" + "---|" * len(tests))
+    for name, state in candidates.items():
+        cells = [sum(coded_bits(t, state) for t in ts) / sum(t.size for t in ts) for ts in tests.values()]
+        print(f"| {name} | " + " | ".join(f"{c:.4f}" for c in cells) + " |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=Path, default=ROOT / ".." / "shared" / "data" / "photos" / "train")
+    parser.add_argument("--out", type=Path, default=ROOT / "models" / "context-state-1.npz")
+    parser.add_argument("--seen-cap", type=int, default=SEEN_CAP)
+    parser.add_argument("--measure", action="store_true", help="compare starting states on held-out photos")
+    args = parser.parse_args()
+    paths = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    photos = [read_image_rgb(p) for p in paths]
+    if args.measure:
+        measure(photos)
+        return
+    state = learn_state(crops(photos, CROP, CROPS_PER_PHOTO, seed=0), args.seen_cap)
+    save_state(state, args.out)
+    print(f"{args.out}: learnt from {len(photos)} photos, SHA-256 {state_hash(state)}")
+
+
+if __name__ == "__main__":
+    main()
