@@ -56,8 +56,9 @@ def crops(
 
 def coded_bits(pixels: np.ndarray, start: MixedState) -> int:
     """Bits of ``pixels`` coded by the mixing coder from (a copy of) ``start``, after checking the decode."""
-    out = np.empty(2 * pixels.size + 64, dtype=np.uint8)
+    out = np.empty(4 * pixels.size + 64, dtype=np.uint8)
     written = _mixed_code(pixels, out, False, *(a.copy() for a in start))
+    assert written > 0, "the stream did not fit its buffer"
     decoded = np.empty_like(pixels)
     _mixed_code(decoded, out[1:written].copy(), True, *(a.copy() for a in start))  # the first byte is 0
     assert np.array_equal(decoded, pixels), "decode differs"

@@ -648,8 +648,8 @@ class MixedState(NamedTuple):
 
 # Method 8 starts from the state that method 7 reaches on photos (WARM_STATE, learnt by
 # benchmarks/context_state.py), not from nothing: a small image then no longer pays for learning what every
-# photo shares (6.8 % of a 32x32 crop's bits). The file is named in the format spec by this hash: a new state
-# needs a new method number, as a new flow needs a new model id.
+# photo shares (9 % of a 32x32 crop's bits, models/README.md). The format spec names the file by this hash: a
+# new state needs a new method number, as a new flow needs a new model id.
 WARM_METHOD = MIXED_METHODS[1]
 WARM_STATE = "context-state-1.npz"  # in flowzip.models
 WARM_STATE_CHANNELS = 3  # learnt on (R - G + 128, G, B - G + 128), the centred subtract-green transform
@@ -692,8 +692,9 @@ def learn_state(images: Iterable[np.ndarray], seen_cap: int) -> MixedState:
     state: MixedState | None = None
     for image in images:
         state = state or _cold_state(image.shape[2])
-        out = np.empty(2 * image.size + 64, dtype=np.uint8)  # more than any residual's bits need
-        _mixed_code(np.ascontiguousarray(image), out, False, *state)
+        out = np.empty(4 * image.size + 64, dtype=np.uint8)  # the stream is thrown away, but must fit
+        if _mixed_code(np.ascontiguousarray(image), out, False, *state) < 0:
+            raise ValueError("an image's stream did not fit its buffer")
     if state is None:
         raise ValueError("no images to learn from")
     np.minimum(state.probs[..., 1], seen_cap, out=state.probs[..., 1])
