@@ -446,7 +446,7 @@ def _fewest_bytes(state: np.ndarray) -> None:
 def _coder_state(data: np.ndarray, undo: bool, fast: bool) -> np.ndarray:
     """The range coder's starting state: the encoder's (low, range, cache, cache size, bytes written), or the
     decoder's (code, range, bytes read) with its code value read from the data's first bytes: five, the first
-    always 0, as in LZMA; or (``fast``, methods 6 and 7) four, that 0 left out of the data."""
+    always 0, as in LZMA; or (``fast``, methods 6 to 8) four, that 0 left out of the data."""
     if not undo:
         state = np.zeros(5, dtype=np.int64)
         state[1], state[3] = 0xFFFFFFFF, 1
@@ -864,8 +864,8 @@ def _context_decode(data: bytes, height: int, width: int, channels: int) -> np.n
     stream = np.frombuffer(data, dtype=np.uint8)[1:].copy()  # writable: one compiled signature for both ways
     fast = data[0] != CONTEXT_METHODS[0]
     read = _run_context_coder(pixels, stream, True, data[0])
-    # a stream of method 6 or later ends at its last non-zero byte (the decoder reads zeros past it); method 5's is read
-    # whole
+    # a stream of method 6 or later ends at its last non-zero byte (the decoder reads zeros past it); method 5's
+    # is read whole
     whole = (read >= len(stream) and stream[-1:].tobytes() != b"\0") if fast else read == len(stream)
     if not whole:
         raise FlowzipError("corrupt plane data (context-coded data of the wrong length)")

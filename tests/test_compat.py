@@ -55,13 +55,13 @@ def test_corpus_exercises_every_tool() -> None:
 def test_corpus_exercises_each_context_coder() -> None:
     """Planes of format 2 files are context-coded by method 5, of format 3 files by method 6, of format 4 files by
     method 7; classical RGB tiles of format 5 files by method 8. All must keep decoding."""
+    palette = TRANSFORMS.index("palette")
     for version, method in zip(("v2", "v3", "v4", "v5"), CONTEXT_METHODS, strict=True):
         methods = set()
         for path in sorted((CORPUS / version).glob("*.fzi")):
             header, sections = read_container(path.read_bytes())
             tiles = len(header.rgb_tiles())
             methods |= {s[0] for s in sections[tiles:]}  # the planes' predicted data
-            palette = TRANSFORMS.index("palette")
             methods |= {s[2] for s in sections[:tiles] if s[:1] == CLASSICAL and s[1] != palette}
         assert method in methods, version
 
