@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-FAMILIES = ("gaussian", "laplace")  # the prior families flowzip.priors and flowzip.entropy code
+MIXTURE = "logistic-mixture"  # codes pixels only: its alphabet is flowzip.entropy.MIXTURE_SYMBOLS
+FAMILIES = ("gaussian", "laplace", MIXTURE)  # the prior families flowzip.priors and flowzip.entropy code
 PRIOR_PHASES = (1, 4)  # a prior codes each chunk whole, or as its four 2x2 polyphase components
 OPTIMIZERS = ("adam", "adamax")  # torch.optim.Adam, torch.optim.Adamax
 
@@ -24,18 +25,21 @@ def _setting(default: Any, help: str, **metadata: Any) -> Any:
 class FlowConfig:
     """Architecture settings of an ``IntegerFlow``; saved with the weights."""
 
-    levels: int = _setting(3, "Levels: squeeze, flow steps, factor out half the channels.")
+    levels: int = _setting(3, "Levels: squeeze, flow steps, factor out half the channels (0: the prior codes pixels).")
     steps: int = _setting(4, "Flow steps per level.", flag="--steps-per-level")
     hidden: int = _setting(48, "Channels of the coupling networks.")
     blocks: int = _setting(1, "Residual blocks per network.")
     prior_hidden: int = _setting(48, "Channels of the prior networks.")
     family: str = _setting("gaussian", "Distribution of each latent.", choices=FAMILIES)
+    mixture_components: int = _setting(5, f"Logistics in each {MIXTURE} (with --levels 0).")
     channels: int = 3  # RGB; not a command-line option, as the codec's flow tiles are RGB
     prior_chunks: int = _setting(1, "Channel chunks per prior, each conditioned on those before.")
     chunk_hidden: int = _setting(24, "Channels of the networks that condition a chunk or phase on those before.")
     prior_phases: int = _setting(1, "Spatial phases per chunk (4: 2x2 polyphase), each conditioned on those before.")
     context_radius: int = _setting(
-        0, "Radius of the causal local context of the finest level's factored-out latents (0: none)."
+        0,
+        "Radius of the causal local context of the finest level's factored-out latents, or of the pixels with no"
+        " levels (0: none).",
     )
     context_hidden: int = _setting(64, "Channels of the causal local context network.")
     context_blocks: int = _setting(2, "Pointwise residual blocks of the causal local context network.")
@@ -45,12 +49,19 @@ class FlowConfig:
             raise ValueError(f"priors code their latents in {' or '.join(map(str, PRIOR_PHASES))} phases")
         if self.family not in FAMILIES:
             raise ValueError(f"unknown prior family {self.family!r}; choose from {FAMILIES}")
+        if self.family == MIXTURE and self.levels:
+            raise ValueError(f"a {MIXTURE} prior codes pixels: it needs levels=0")
         if self.context_radius and self.prior_phases != 1:
             raise ValueError("a prior with a causal local context codes its latents in one phase")
-        sizes = (self.levels, self.steps, self.hidden, self.prior_hidden, self.channels, self.prior_chunks)
-        counts = (self.blocks, self.context_radius, self.context_blocks)
-        if min(*sizes, self.chunk_hidden, self.context_hidden) < 1 or min(counts) < 0:
+        sizes = (self.steps, self.hidden, self.prior_hidden, self.channels, self.prior_chunks)
+        counts = (self.levels, self.blocks, self.context_radius, self.context_blocks)
+        if min(*sizes, self.chunk_hidden, self.context_hidden, self.mixture_components) < 1 or min(counts) < 0:
             raise ValueError(f"invalid flow configuration {asdict(self)}")
+
+    @property
+    def components(self) -> int:
+        """Logistics per latent of a mixture prior; 0 for a single distribution."""
+        return self.mixture_components if self.family == MIXTURE else 0
 
     @property
     def stride(self) -> int:

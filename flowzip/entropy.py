@@ -21,33 +21,57 @@ import torch
 from torch import Tensor
 
 from flowzip.errors import FlowzipError
-from flowzip.exact import round_half_up
+from flowzip.exact import exp2_sixteenths, logistic_cdf, round_half_up
 
 
 @dataclass
 class LatentGroup:
-    """Integer latents (N, C, H, W) and the coder parameters (mean, scale) of each, all of one shape.
+    """Integer latents (N, C, H, W) and the coder parameters of each: a mean and a scale of the same shape, or
+    for a mixture (``log2_weights`` given) the means, scales and base-2 log-weights of its K components,
+    (N, C, H, W, K) each (``flowzip.priors.coder_params``).
 
-    The coder takes them in C order, or with ``positionwise`` position by position ((H, W, N, C) order), as a
-    decoder that needs each position's neighbours before the next position asks for them.
+    The coder takes them in C order, or, for a causal context of radius ``context_radius`` > 0, in wavefronts
+    (``wavefronts``): each position's causal neighbours come before it, as a decoder that needs them asks.
     """
 
     symbols: Tensor
     mean: Tensor
     scale: Tensor
-    positionwise: bool = False
+    log2_weights: Tensor | None = None
+    context_radius: int = 0
 
-    def in_coding_order(self) -> tuple[Tensor, Tensor, Tensor]:
-        """Symbols, means and scales as flat float64 tensors, in the order the coder takes them."""
+    def in_coding_order(self) -> tuple[Tensor, ...]:
+        """Symbols, means and scales (and a mixture's log-weights) as float64 tensors in the order the coder
+        takes them: the symbols flat (M,), the parameters (M,), or (M, K) for a mixture."""
+
+        n, c, h, w = self.symbols.shape
+        order = torch.cat(wavefronts(h, w, self.context_radius)) if self.context_radius else None
 
         def flat(t: Tensor) -> Tensor:
-            return (t.permute(2, 3, 0, 1) if self.positionwise else t).flatten().to(torch.float64)
+            if order is not None:  # positions in wavefront order, each with its images and channels
+                t = t.permute(2, 3, 0, 1, *range(4, t.dim())).reshape(h * w, n * c, -1)[order]
+            return t.reshape(self.symbols.numel(), -1).squeeze(1).to(torch.float64)
 
-        return flat(self.symbols), flat(self.mean), flat(self.scale)
+        params = (self.mean, self.scale) if self.log2_weights is None else (self.mean, self.scale, self.log2_weights)
+        return (flat(self.symbols), *map(flat, params))
 
 
-# What the flow's inverse calls with a group's (mean, scale) to get its integer latents back (LatentDecoder).
-GroupDecoder = Callable[[Tensor, Tensor], Tensor]
+def wavefronts(height: int, width: int, radius: int) -> list[Tensor]:
+    """The positions of a (height, width) tensor, flat (i * width + j), in the order a causal context of
+    ``radius`` lets a decoder take them: wavefront t holds the positions with j + (radius + 1) i = t, by row.
+
+    A causal neighbour (i - a, j + b) with a >= 1, |b| <= radius, or (i, j - b) with b >= 1, is on an earlier
+    wavefront, so a wavefront's positions can be decoded together.
+    """
+    i, j = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    t = (j + (radius + 1) * i).flatten()
+    flat = torch.arange(height * width)
+    return [flat[t == k] for k in range(int(t.max()) + 1)]
+
+
+# What the flow's inverse calls with a group's (mean, scale, log2_weights) to get its integer latents back
+# (LatentDecoder); log2_weights is None but for mixtures.
+GroupDecoder = Callable[[Tensor, Tensor, Tensor | None], Tensor]
 
 
 SYMBOL_RANGE = 1023
@@ -58,6 +82,34 @@ _FAMILIES = {
     "laplace": constriction.stream.model.QuantizedLaplace(-SYMBOL_RANGE, SYMBOL_RANGE),
 }
 _DIGIT = constriction.stream.model.Uniform(1 << ESCAPE_DIGIT_BITS)
+_CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
+MIXTURE_SYMBOLS = (-128, 127)  # a mixture codes pixels (minus flow.PIXEL_OFFSET); its end bins take the tails
+
+
+def mixture_probabilities(mean: np.ndarray, scale: np.ndarray, log2_weights: np.ndarray) -> np.ndarray:
+    """The probability of every symbol of ``MIXTURE_SYMBOLS`` (M, 256) under a mixture of discretized logistics
+    with parameters (M, K) each; not normalised (constriction normalises them).
+
+    Computed in float64 from exact inputs by IEEE operations in a fixed order (``exact.logistic_cdf``, the
+    weights from a table of powers of two), so encoder and decoder give constriction the same numbers.
+    """
+    first, last = MIXTURE_SYMBOLS
+    edges = np.arange(first, last, dtype=np.float64) + 0.5
+    cdf = logistic_cdf((edges[None, :, None] - mean[:, None, :]) / scale[:, None, :])  # (M, 255, K)
+    ends = np.zeros((len(mean), 1, mean.shape[1]))
+    p = np.maximum(np.diff(np.concatenate([ends, cdf, ends + 1], axis=1), axis=1), 0.0)
+    weights = exp2_sixteenths(np.round(16 * (log2_weights - log2_weights.max(axis=1, keepdims=True))))
+    total = p[:, :, 0] * weights[:, None, 0]
+    for k in range(1, mean.shape[1]):  # one order on every machine
+        total = total + p[:, :, k] * weights[:, None, k]
+    return np.ascontiguousarray(total)  # constriction reads the rows of a C-order array
+
+
+def _mixture_arrays(mean: Tensor, scale: Tensor, log2_weights: Tensor) -> np.ndarray:
+    """``mixture_probabilities`` of a group's parameters (..., K), flattened in their order."""
+    k = mean.shape[-1]
+    flat = [t.reshape(-1, k).to(torch.float64).numpy() for t in (mean, scale, log2_weights)]
+    return mixture_probabilities(*flat)
 
 
 def _centre(mean: Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -70,8 +122,16 @@ def _centre(mean: Tensor) -> tuple[np.ndarray, np.ndarray]:
 def encode_latents(groups: Sequence[LatentGroup], family: str) -> bytes:
     """Code the groups (given in decoding order) into one ANS bitstream."""
     coder = constriction.stream.stack.AnsCoder()
-    model = _FAMILIES[family]
+    model = _FAMILIES.get(family)  # None for a mixture, whose groups carry their weights
     for g in reversed(groups):
+        if g.log2_weights is not None:
+            symbols, *params = g.in_coding_order()
+            index = symbols.numpy().astype(np.int64) - MIXTURE_SYMBOLS[0]
+            if index.size and (index.min() < 0 or index.max() > MIXTURE_SYMBOLS[1] - MIXTURE_SYMBOLS[0]):
+                raise FlowzipError("a mixture codes pixels only: a symbol is out of its range")
+            probabilities = mixture_probabilities(*(p.reshape(len(index), -1).numpy() for p in params))
+            coder.encode_reverse(index.astype(np.int32), _CATEGORICAL, probabilities)
+            continue
         symbols, mean, scale = g.in_coding_order()
         centre, frac_mean = _centre(mean)
         s = symbols.numpy() - centre
@@ -95,9 +155,16 @@ class LatentDecoder:
             self._coder = constriction.stream.stack.AnsCoder(np.frombuffer(padded, dtype="<u4").astype(np.uint32))
         except ValueError as e:  # e.g. a stream ending in a zero word, which no encoder writes
             raise FlowzipError(f"corrupt compressed data ({e})") from None
-        self._model = _FAMILIES[family]
+        self._model = _FAMILIES.get(family)
 
-    def __call__(self, mean: Tensor, scale: Tensor) -> Tensor:
+    def __call__(self, mean: Tensor, scale: Tensor, log2_weights: Tensor | None = None) -> Tensor:
+        if log2_weights is not None:
+            try:
+                index = self._coder.decode(_CATEGORICAL, _mixture_arrays(mean, scale, log2_weights))
+            except Exception as e:  # constriction raises plain exceptions on exhausted or invalid data
+                raise FlowzipError(f"corrupt compressed data ({e})") from None
+            symbols = torch.from_numpy(index.astype(np.float64) + MIXTURE_SYMBOLS[0])
+            return symbols.reshape(mean.shape[:-1]).to(mean.dtype)
         centre, frac_mean = _centre(mean)
         try:
             edge = self._coder.decode(self._model, frac_mean, scale.to(torch.float64).flatten().numpy())

@@ -24,7 +24,8 @@ PIXEL_OFFSET = 128  # uint8 pixels are centred to [-128, 127] before the flow
 
 
 def context_settings(config: FlowConfig) -> ContextSettings | None:
-    """The causal local context of the finest level's prior, if the flow has one."""
+    """The causal local context of the finest latents' prior (the finest level's, or with no levels the top
+    prior's, which then codes the pixels), if the flow has one."""
     if not config.context_radius:
         return None
     return ContextSettings(config.context_radius, config.context_hidden, config.context_blocks)
@@ -78,7 +79,15 @@ class IntegerFlow(nn.Module):
             self.levels.append(level)
             channels = level.keep
         self.top_channels = channels
-        self.top = TopPrior(channels, config.prior_chunks, config.chunk_hidden, config.blocks, config.prior_phases)
+        self.top = TopPrior(
+            channels,
+            config.prior_chunks,
+            config.chunk_hidden,
+            config.blocks,
+            config.prior_phases,
+            None if config.levels else context_settings(config),
+            config.components,
+        )
 
     def forward(self, x: Tensor) -> list[LatentGroup]:
         """Run the flow on integer pixels; return the latent groups in decoding order (top first)."""
@@ -131,5 +140,6 @@ class IntegerFlow(nn.Module):
         """Model code length of each image in bits, shape (N,): ``-log2 P(latents)`` as the coder pays it."""
         total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         for g in self(x):
-            total = total + code_length_bits(g.symbols, g.mean, g.scale, self.config.family).flatten(1).sum(1)
+            bits = code_length_bits(g.symbols, g.mean, g.scale, self.config.family, g.log2_weights)
+            total = total + bits.flatten(1).sum(1)
         return total

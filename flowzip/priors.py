@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowzip.causal import CausalContext, ContextSettings
-from flowzip.entropy import GroupDecoder, LatentGroup
+from flowzip.entropy import MIXTURE_SYMBOLS, GroupDecoder, LatentGroup, wavefronts
 from flowzip.exact import ACT_BITS, LATENT_LIMIT, WEIGHT_BITS, scale_from_index, to_grid
 from flowzip.layers import Squeeze
 from flowzip.nets import OUTPUT_SCALE, ResidualConvNet
@@ -27,16 +27,31 @@ from flowzip.nets import OUTPUT_SCALE, ResidualConvNet
 MAX_SYMBOL_BITS = 24.0  # constriction quantizes probabilities to 24 bits: no symbol in range costs more
 
 
-def coder_params(raw: Tensor) -> tuple[Tensor, Tensor]:
-    """Split a network output (N, 2C, H, W) into the coder's mean and scale, both exact dyadic numbers.
+def raw_channels(components: int) -> int:
+    """Network outputs per latent: its mean and log-scale, or for a mixture of ``components`` (> 0) a log-weight,
+    a mean and a log-scale per component."""
+    return 3 * components if components else 2
 
-    The first C channels are the mean in pixel levels (within ``±LATENT_LIMIT``); the last C are log2 of the
-    scale, rounded to 1/16.
+
+def coder_params(raw: Tensor, components: int = 0) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Turn a network output (N, P C, H, W) (``P = raw_channels(components)``, parameter-major) into the coder's
+    (mean, scale, log2_weights), all exact dyadic numbers.
+
+    The means are in pixel levels (within ``±LATENT_LIMIT``); the scales come from log2 of the scale rounded to
+    1/16. A single distribution has no weights (None) and means and scales of shape (N, C, H, W); a mixture
+    has all three of shape (N, C, H, W, K), its weights as base-2 logarithms (up to a common offset) rounded
+    to 1/16.
     """
-    c = raw.shape[1] // 2
     raw = to_grid(raw, WEIGHT_BITS + ACT_BITS)
-    _, scale = scale_from_index(raw[:, c:] * (16.0 / OUTPUT_SCALE))
-    return raw[:, :c].clamp(-LATENT_LIMIT, LATENT_LIMIT), scale
+    if not components:
+        c = raw.shape[1] // 2
+        _, scale = scale_from_index(raw[:, c:] * (16.0 / OUTPUT_SCALE))
+        return raw[:, :c].clamp(-LATENT_LIMIT, LATENT_LIMIT), scale, None
+    n, pc, h, w = raw.shape
+    r = raw.view(n, 3, components, pc // (3 * components), h, w).permute(0, 1, 3, 4, 5, 2)
+    log2_weights = to_grid(r[:, 0] * (16.0 / OUTPUT_SCALE), 0) / 16.0
+    _, scale = scale_from_index(r[:, 2] * (16.0 / OUTPUT_SCALE))
+    return r[:, 1].clamp(-LATENT_LIMIT, LATENT_LIMIT), scale, log2_weights
 
 
 def _log_bin_probability(d: Tensor, scale: Tensor, family: str) -> Tensor:
@@ -45,19 +60,35 @@ def _log_bin_probability(d: Tensor, scale: Tensor, family: str) -> Tensor:
     if family == "gaussian":
         log_cdf_upper = torch.special.log_ndtr(upper)
         log_cdf_lower = torch.special.log_ndtr(lower)
-    else:  # laplace: ln F(x) = x - ln 2 for x < 0, ln(1 - exp(-x)/2) for x >= 0
+    elif family == "laplace":  # ln F(x) = x - ln 2 for x < 0, ln(1 - exp(-x)/2) for x >= 0
         log_cdf_upper = torch.where(upper < 0, upper - math.log(2), torch.log1p(-0.5 * torch.exp(-upper.clamp(min=0))))
         log_cdf_lower = lower - math.log(2)
+    else:  # logistic
+        log_cdf_upper, log_cdf_lower = F.logsigmoid(upper), F.logsigmoid(lower)
     return log_cdf_upper + torch.log1p(-torch.exp(log_cdf_lower - log_cdf_upper).clamp(max=1 - 1e-12))
 
 
-def code_length_bits(z: Tensor, mean: Tensor, scale: Tensor, family: str) -> Tensor:
-    """Bits to code each integer ``z`` under the discretized family, as the coder pays them.
+def _log_mixture_probability(z: Tensor, mean: Tensor, scale: Tensor, log2_weights: Tensor) -> Tensor:
+    """ln P(z) under a mixture of discretized logistics on ``MIXTURE_SYMBOLS``, whose end bins take the tails."""
+    z = z[..., None]
+    d = z - mean
+    log_p = _log_bin_probability(d.abs(), scale, "logistic")
+    first, last = MIXTURE_SYMBOLS
+    log_p = torch.where(z <= first, F.logsigmoid((d + 0.5) / scale), log_p)
+    log_p = torch.where(z >= last, F.logsigmoid((0.5 - d) / scale), log_p)
+    return torch.logsumexp(log_p + torch.log_softmax(log2_weights * math.log(2), dim=-1), dim=-1)
+
+
+def code_length_bits(z: Tensor, mean: Tensor, scale: Tensor, family: str, log2_weights: Tensor | None = None) -> Tensor:
+    """Bits to code each integer ``z`` under the discretized family (or mixture), as the coder pays them.
 
     The value is capped at the coder's 24-bit floor; the gradient of the uncapped length passes through, so
     outliers still pull the scale up.
     """
-    bits = -_log_bin_probability((z - mean).abs(), scale, family) / math.log(2)
+    if log2_weights is None:
+        bits = -_log_bin_probability((z - mean).abs(), scale, family) / math.log(2)
+    else:
+        bits = -_log_mixture_probability(z, mean, scale, log2_weights) / math.log(2)
     return bits + (bits.clamp(max=MAX_SYMBOL_BITS) - bits).detach()
 
 
@@ -119,29 +150,35 @@ class ChannelChunks(nn.Module):
         blocks: int,
         phases: int = 1,
         context: ContextSettings | None = None,
+        components: int = 0,
     ):
         super().__init__()
-        self.channels, self.phases = channels, phases
+        self.channels, self.phases, self.components = channels, phases, components
+        per_latent = raw_channels(components)
         bounds = [round(k * channels / chunks) for k in range(chunks + 1)]
         self.slices = [slice(a, b) for a, b in itertools.pairwise(bounds)]
         self.nets = nn.ModuleList(
-            ResidualConvNet(cond_channels + s.start, 2 * (s.stop - s.start), hidden, blocks) for s in self.slices[1:]
+            ResidualConvNet(cond_channels + s.start, per_latent * (s.stop - s.start), hidden, blocks)
+            for s in self.slices[1:]
         )
         self.phase_nets = nn.ModuleList(
             ResidualConvNet(
-                4 * (cond_channels + s.start) + p * (s.stop - s.start), 2 * (s.stop - s.start), hidden, blocks
+                4 * (cond_channels + s.start) + p * (s.stop - s.start), per_latent * (s.stop - s.start), hidden, blocks
             )
             for s in self.slices
             for p in range(1, phases)
         )
         self.contexts = nn.ModuleList(
-            CausalContext(cond_channels + s.start, s.stop - s.start, context) for s in self.slices if context
+            CausalContext(cond_channels + s.start, s.stop - s.start, context, per_latent)
+            for s in self.slices
+            if context
         )
 
     def _chunk_raw(self, raw: Tensor, k: int, cond: Tensor | None, before: Tensor | None) -> Tensor:
-        """Chunk ``k``'s raw coder parameters (mean channels, then log-scale channels)."""
-        s, c = self.slices[k], self.channels
-        r = torch.cat([raw[:, s], raw[:, c + s.start : c + s.stop]], dim=1)
+        """Chunk ``k``'s raw coder parameters (parameter-major, as ``coder_params`` takes them)."""
+        n, _, h, w = raw.shape
+        s = self.slices[k]
+        r = raw.view(n, -1, self.channels, h, w)[:, :, s].reshape(n, -1, h, w)
         if k:
             r = r + self.nets[k - 1](before if cond is None else torch.cat([cond, before], dim=1))
         return r
@@ -153,7 +190,7 @@ class ChannelChunks(nn.Module):
 
     def _phase_params(
         self, chunk_raw: Tensor, k: int, p: int, context: list[Tensor], decoded: list[Tensor]
-    ) -> tuple[Tensor, Tensor]:
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
         """Coder parameters of phase ``p`` of chunk ``k``, given its phases ``decoded`` before it."""
         r = _phase(chunk_raw, p)
         if p:
@@ -161,7 +198,7 @@ class ChannelChunks(nn.Module):
             padded = [F.pad(d, (0, width - d.shape[3], 0, height - d.shape[2])) for d in decoded]
             net = self.phase_nets[k * (self.phases - 1) + p - 1]
             r = r + net(torch.cat(context + padded, dim=1))[:, :, : r.shape[2], : r.shape[3]]
-        return coder_params(r)
+        return coder_params(r, self.components)
 
     @staticmethod
     def _known(cond: Tensor | None, before: Tensor | None) -> Tensor | None:
@@ -177,10 +214,11 @@ class ChannelChunks(nn.Module):
             chunk_raw = self._chunk_raw(raw, k, cond, z[:, : s.start])
             if self.contexts:
                 correction = self.contexts[k](z[:, s], self._known(cond, z[:, : s.start]))
-                out.append(LatentGroup(z[:, s], *coder_params(chunk_raw + correction), positionwise=True))
+                params = coder_params(chunk_raw + correction, self.components)
+                out.append(LatentGroup(z[:, s], *params, context_radius=self.contexts[k].radius))
                 continue
             if self.phases == 1:
-                out.append(LatentGroup(z[:, s], *coder_params(chunk_raw)))
+                out.append(LatentGroup(z[:, s], *coder_params(chunk_raw, self.components)))
                 continue
             context = self._context(cond, z[:, : s.start], height, width)
             parts = [_phase(z[:, s], p) for p in range(self.phases)]
@@ -197,9 +235,10 @@ class ChannelChunks(nn.Module):
         for k in range(len(self.slices)):
             chunk_raw = self._chunk_raw(raw, k, cond, z)
             if self.contexts:
-                chunk = _decode_positionwise(chunk_raw, self.contexts[k], self._known(cond, z), decoder)
+                known = self._known(cond, z)
+                chunk = _decode_positionwise(chunk_raw, self.contexts[k], known, decoder, self.components)
             elif self.phases == 1:
-                chunk = decoder(*coder_params(chunk_raw))
+                chunk = decoder(*coder_params(chunk_raw, self.components))
             else:
                 context = self._context(cond, z, height, width)
                 parts: list[Tensor] = []
@@ -212,19 +251,21 @@ class ChannelChunks(nn.Module):
 
 
 def _decode_positionwise(
-    chunk_raw: Tensor, context: CausalContext, known: Tensor | None, decoder: GroupDecoder
+    chunk_raw: Tensor, context: CausalContext, known: Tensor | None, decoder: GroupDecoder, components: int
 ) -> Tensor:
-    """Decode a chunk position by position in raster order, each with the correction ``context`` gives it from
-    the positions decoded before: the inverse of a ``positionwise`` group."""
-    n, c2, height, width = chunk_raw.shape
-    padded = context.pad(chunk_raw.new_zeros(n, c2 // 2, height, width))
+    """Decode a chunk wavefront by wavefront (``entropy.wavefronts``), each position with the correction
+    ``context`` gives it from the positions decoded before: the inverse of a group with a ``context_radius``."""
+    n, raw, height, width = chunk_raw.shape
+    padded = context.pad(chunk_raw.new_zeros(n, raw // raw_channels(components), height, width))
     features = context.known_features(known)
     weights = context.fixed_weights(chunk_raw.dtype)
     r = context.radius
-    for i in range(height):
-        for j in range(width):
-            position_raw = chunk_raw[:, :, i, j] + context.at(padded, features, weights, i, j)
-            padded[:, :, i + r, j + r] = decoder(*coder_params(position_raw[:, :, None, None]))[:, :, 0, 0]
+    for front in wavefronts(height, width, r):
+        rows, cols = front // width, front % width
+        position_raw = chunk_raw[:, :, rows, cols] + context.at(padded, features, weights, rows, cols)
+        # (N, P C, L) -> parameters (L, N, C[, K]): the coder's order, positions first
+        params = [p if p is None else p.movedim(2, 0) for p in coder_params(position_raw[..., None], components)]
+        padded[:, :, rows + r, cols + r] = decoder(*params)[..., 0].permute(1, 2, 0)
     return padded[:, :, r:, r : r + width]
 
 
@@ -257,12 +298,29 @@ class FactorOutPrior(nn.Module):
 
 class TopPrior(nn.Module):
     """p(z_top): a learned mean and scale per channel for the latents left at the coarsest level (and, with
-    phases, a correction from the phases decoded before)."""
+    phases or a causal context, a correction from the phases or the neighbours decoded before).
 
-    def __init__(self, channels: int, chunks: int = 1, chunk_hidden: int = 0, blocks: int = 0, phases: int = 1):
+    With ``components``, each latent has a mixture of that many logistics, whose means start spread over the
+    pixel range (components that started alike would learn alike)."""
+
+    def __init__(
+        self,
+        channels: int,
+        chunks: int = 1,
+        chunk_hidden: int = 0,
+        blocks: int = 0,
+        phases: int = 1,
+        context: ContextSettings | None = None,
+        components: int = 0,
+    ):
         super().__init__()
-        self.raw = nn.Parameter(torch.zeros(1, 2 * channels, 1, 1))
-        self.chunks = ChannelChunks(0, channels, chunks, chunk_hidden, blocks, phases)
+        self.raw = nn.Parameter(torch.zeros(1, raw_channels(components) * channels, 1, 1))
+        if components:  # the means: parameter 1 of each component (coder_params' layout)
+            with torch.no_grad():
+                spread = torch.linspace(MIXTURE_SYMBOLS[0], MIXTURE_SYMBOLS[1], components + 2)[1:-1]
+                means = self.raw.view(3, components, channels)[1]
+                means.copy_(spread[:, None].expand(-1, channels) / OUTPUT_SCALE)
+        self.chunks = ChannelChunks(0, channels, chunks, chunk_hidden, blocks, phases, context, components)
 
     def _raw(self, shape: torch.Size, dtype: torch.dtype) -> Tensor:
         n, _, h, w = shape

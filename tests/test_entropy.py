@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 import torch
 
-from flowzip.entropy import SYMBOL_RANGE, LatentDecoder, LatentGroup, encode_latents
+from flowzip.config import MIXTURE
+from flowzip.entropy import MIXTURE_SYMBOLS, SYMBOL_RANGE, LatentDecoder, LatentGroup, encode_latents, wavefronts
 from flowzip.errors import FlowzipError
+from flowzip.exact import LOGISTIC_TABLE_SHA256, _logistic_table, exp2_sixteenths
 from flowzip.priors import code_length_bits
 
 
@@ -49,6 +53,46 @@ def test_rate_matches_code_length(family: str) -> None:
     model_bits = code_length_bits(symbols, mean, scale, family).sum().item()
     coded_bits = 8 * len(encode_latents([LatentGroup(symbols, mean, scale)], family))
     assert model_bits <= coded_bits <= model_bits * 1.001 + 64
+
+
+def _mixture_group(seed: int) -> LatentGroup:
+    """Pixels (minus 128) drawn from a random mixture of 4 logistics per latent, with that mixture."""
+    g = torch.Generator().manual_seed(seed)
+    shape = (2, 3, 9, 7, 4)
+    mean = torch.round(torch.randn(shape, generator=g, dtype=torch.float64) * 60 * 64) / 64
+    scale = torch.from_numpy(exp2_sixteenths(torch.randint(-32, 100, shape, generator=g).numpy()))
+    log2_weights = torch.randint(-40, 40, shape, generator=g).to(torch.float64) / 16
+    pick = torch.multinomial(torch.softmax(log2_weights.flatten(0, 3), -1), 1, generator=g).view(*shape[:4], 1)
+    u = torch.rand(shape[:4], generator=g, dtype=torch.float64).clamp(1e-6, 1 - 1e-6)
+    sample = mean.gather(-1, pick)[..., 0] + scale.gather(-1, pick)[..., 0] * torch.log(u / (1 - u))
+    symbols = torch.round(sample).clamp(*MIXTURE_SYMBOLS)
+    return LatentGroup(symbols, mean, scale, log2_weights)
+
+
+def test_mixtures_round_trip_at_their_code_length() -> None:
+    """A mixture group decodes exactly, whole or position by position, at the model's code length."""
+    group = _mixture_group(0)
+    data = encode_latents([group], MIXTURE)
+    decoder = LatentDecoder(data, MIXTURE)
+    assert torch.equal(decoder(group.mean, group.scale, group.log2_weights), group.symbols)
+    decoder.finish()
+    group.context_radius = 2
+    decoder = LatentDecoder(encode_latents([group], MIXTURE), MIXTURE)
+    width = group.symbols.shape[3]
+    for front in wavefronts(*group.symbols.shape[2:], 2):  # all images and channels at the front's positions
+        at = (slice(None), slice(None), front // width, front % width)
+        params = [p[at].movedim(2, 0) for p in (group.mean, group.scale, group.log2_weights)]
+        assert torch.equal(decoder(*params), group.symbols[at].movedim(2, 0))
+    decoder.finish()
+    model_bits = code_length_bits(group.symbols, group.mean, group.scale, MIXTURE, group.log2_weights).sum().item()
+    assert model_bits * 0.999 <= 8 * len(data) <= model_bits * 1.002 + 64
+
+
+def test_the_logistic_table_is_the_same_everywhere() -> None:
+    """The table behind every mixture's probabilities is pinned: a machine that computed another would code
+    other files (docs/format.md gives this hash)."""
+    table = _logistic_table()
+    assert hashlib.sha256(table.astype("<f8").tobytes()).hexdigest() == LOGISTIC_TABLE_SHA256
 
 
 def test_left_over_data_is_an_error() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from flowzip.config import PRIOR_PHASES, FlowConfig
+from flowzip.config import MIXTURE, PRIOR_PHASES, FlowConfig
 from flowzip.flow import IntegerFlow
 from flowzip.priors import PHASES
 
@@ -18,31 +18,48 @@ def _int_tensor(*shape: int, seed: int = 1) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(
-    ("chunks", "phases", "radius"), [(1, 1, 0), (2, 1, 0), (3, 1, 0), (1, 4, 0), (2, 4, 0), (1, 1, 2), (2, 1, 1)]
+    ("levels", "chunks", "phases", "radius"),
+    [(2, 1, 1, 0), (2, 2, 1, 0), (2, 3, 1, 0), (2, 1, 4, 0), (2, 2, 4, 0), (2, 1, 1, 2), (2, 2, 1, 1), (0, 3, 1, 2)],
 )
-def test_flow_decode_inverts_encode(chunks: int, phases: int, radius: int) -> None:
+@pytest.mark.parametrize("family", ["gaussian", MIXTURE])
+def test_flow_decode_inverts_encode(levels: int, chunks: int, phases: int, radius: int, family: str) -> None:
     """Decoding asks for the latents in the coder's order with the same parameters: no prior sees a latent
     decoded after it (12x20 pixels give odd latent sizes at the second level, where phases differ in size; a
-    causal context asks position by position)."""
+    causal context asks position by position; with no levels, the top prior codes the pixels, with a single
+    distribution or a mixture)."""
+    if family == MIXTURE and levels:
+        pytest.skip("a mixture codes pixels only")
     config = FlowConfig(
-        levels=2, steps=2, hidden=8, prior_hidden=8, prior_chunks=chunks, prior_phases=phases, context_radius=radius
+        family=family,
+        mixture_components=3,
+        levels=levels,
+        steps=2,
+        hidden=8,
+        prior_hidden=8,
+        prior_chunks=chunks,
+        prior_phases=phases,
+        context_radius=radius,
     )
     flow = random_flow(config)
     x = _int_tensor(2, 3, 12, 20)
     with torch.no_grad():
         groups = flow(x)
-        # two factored-out groups and the top, each in chunks and phases
-        assert len(groups) == 3 * chunks * phases
-        assert sum(g.positionwise for g in groups) == (chunks if radius else 0)
+        # the factored-out groups and the top, each in chunks and phases
+        assert len(groups) == (levels + 1) * chunks * phases
+        assert sum(g.context_radius == radius > 0 for g in groups) == (chunks if radius else 0)
         coded = [torch.cat(parts) for parts in zip(*(g.in_coding_order() for g in groups), strict=True)]
         asked = 0
 
-        def decode(mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        def decode(mean: torch.Tensor, scale: torch.Tensor, log2_weights: torch.Tensor | None) -> torch.Tensor:
             nonlocal asked
-            part = slice(asked, asked + mean.numel())
-            asked += mean.numel()
-            assert torch.equal(coded[1][part], mean.flatten()) and torch.equal(coded[2][part], scale.flatten())
-            return coded[0][part].reshape(mean.shape)
+            shape = mean.shape[:4]
+            part = slice(asked, asked + shape.numel())
+            asked += shape.numel()
+            params = (mean, scale) if log2_weights is None else (mean, scale, log2_weights)
+            assert len(coded) == 1 + len(params)
+            for expected, given in zip(coded[1:], params, strict=True):
+                assert torch.equal(expected[part], given.reshape(expected[part].shape))
+            return coded[0][part].reshape(shape)
 
         assert torch.equal(flow.inverse(tuple(x.shape), decode, torch.float64), x)
         assert asked == coded[0].numel()
@@ -51,11 +68,13 @@ def test_flow_decode_inverts_encode(chunks: int, phases: int, radius: int) -> No
 @pytest.mark.parametrize(
     "change",
     [
-        {"levels": 0},
+        {"levels": -1},
         {"hidden": 0},
         {"prior_chunks": 0},
         {"chunk_hidden": 0},
         {"family": "cauchy"},
+        {"family": MIXTURE},  # codes pixels: levels=0 only
+        {"family": MIXTURE, "levels": 0, "mixture_components": 0},
         {"prior_phases": 2},
         {"hidden": 257},  # beyond the exactness bounds of docs/exactness.md
         {"levels": 6},  # 384 channels in the last masked convolutions
