@@ -33,10 +33,11 @@ if TYPE_CHECKING:
 PREDICTORS = ("none", "left", "up", "paeth", "med")
 
 
-def _lzma_filters(size: int) -> list[dict]:
-    """LZMA2 at its strongest preset, with a dictionary sized to the plane (a 64 MiB one costs time to set up)."""
+def _lzma_filters(size: int, preset: int = 9 | lzma.PRESET_EXTREME) -> list[dict]:
+    """LZMA2 at its strongest preset (or ``preset``, which only the encoder sees), with a dictionary sized to
+    the plane (a 64 MiB one costs time to set up)."""
     dict_size = min(max(size, 4096), 64 << 20)
-    return [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": dict_size}]
+    return [{"id": lzma.FILTER_LZMA2, "preset": preset, "dict_size": dict_size}]
 
 
 # "centred" (format 3) adds 128 to red and blue minus green, so that grey stays far from the wrap at 0 / 255 and
@@ -44,6 +45,10 @@ def _lzma_filters(size: int) -> list[dict]:
 # instead of the plain subtract green, which it still reads
 TRANSFORMS = ("identity", "subtract green", "palette", "subtract green, centred")
 ZERO_SHARE_FOR_RAW = 0.5  # for RGB, LZMA2 on unpredicted pixels is also tried when this share of residuals is 0
+# On three channels, LZMA2's strongest preset runs only where preset 3 came within this factor of the context
+# coder: elsewhere it gains less than that over preset 3 (benchmarks/lzma_skip.py) and takes three times longer
+LZMA_SKIP_RATIO = 1.25
+_FAST_PRESET = 3
 MAX_PALETTE = 256
 
 
@@ -97,8 +102,8 @@ def _entropy(values: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def _lzma(data: bytes, size: int) -> bytes:
-    return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_lzma_filters(size))
+def _lzma(data: bytes, size: int, preset: int = 9 | lzma.PRESET_EXTREME) -> bytes:
+    return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_lzma_filters(size, preset))
 
 
 def _best_prediction(pixels: np.ndarray) -> tuple[float, int, np.ndarray]:
@@ -115,18 +120,23 @@ def _best_prediction(pixels: np.ndarray) -> tuple[float, int, np.ndarray]:
 
 
 def _encode_predicted(pixels: np.ndarray, best: tuple[float, int, np.ndarray] | None = None) -> bytes:
-    """The predictor byte and the LZMA2 stream of a uint8 array (H, W, C): the smaller of the best predictor's
-    residuals and the unpredicted pixels, on which LZMA2 finds the repeats of synthetic content (dithering,
-    patterns) that order-0 entropy does not see. RGB arrays try the latter only where the residuals are mostly
-    zero (else photos would pay a second LZMA2 pass); single planes, a third the size, always do."""
+    """The shortest coding of a uint8 array (H, W, C): context-coded, or the predictor byte and the LZMA2 stream
+    of the best predictor's residuals or of the unpredicted pixels, on which LZMA2 finds the repeats of
+    synthetic content (dithering, patterns) that order-0 entropy does not see. LZMA2 runs at a fast preset
+    first; on three channels its strongest runs only where that came near the context coder
+    (``LZMA_SKIP_RATIO``). RGB arrays try the unpredicted pixels only where the residuals are mostly zero (else
+    photos would pay a second LZMA2 pass); single planes, a third the size, always do."""
     _, method, residual = best or _best_prediction(pixels)
-    coded = bytes([method]) + _lzma(residual.tobytes(), pixels.size)
+    options = [(method, residual.tobytes())]
     mostly_zero = np.count_nonzero(residual == 0) >= ZERO_SHARE_FOR_RAW * residual.size
     if method != 0 and (pixels.shape[2] == 1 or mostly_zero):
-        raw = bytes([0]) + _lzma(pixels.tobytes(), pixels.size)
-        coded = min(coded, raw, key=len)
+        options.append((0, pixels.tobytes()))
+    coded = min((bytes([m]) + _lzma(data, pixels.size, _FAST_PRESET) for m, data in options), key=len)
     context_coded = _context_encode(pixels, len(coded))  # None where it would be longer
-    return coded if context_coded is None else context_coded
+    if pixels.shape[2] == 3 and context_coded is not None and len(coded) >= LZMA_SKIP_RATIO * len(context_coded):
+        return context_coded  # single planes (palette indices, text, line art) always get the full search
+    coded = min([coded] + [bytes([m]) + _lzma(data, pixels.size) for m, data in options], key=len)
+    return context_coded if context_coded is not None and len(context_coded) <= len(coded) else coded
 
 
 def _decode_predicted(data: bytes, height: int, width: int, channels: int) -> np.ndarray:

@@ -108,17 +108,27 @@ def encode_tiles(
 ) -> tuple[int, list[bytes]]:
     """(tile_log2, sections) of an RGB image (H, W, 3): every tile's ``encode_tile``, ``jobs`` tiles at once;
     or, where the flow lost a tile, one tile covering the image, coded by the classical coder, if that is
-    shorter in all."""
+    shorter in all.
+
+    That try is one core's work from start to end, so with several jobs it starts at once, beside the tiles
+    (it is wasted where the flow wins every tile, which is rare), instead of after them.
+    """
     grid = tile_grid(*rgb.shape[:2], 1 << tile_log2)
     tiles = [rgb[rows, cols] for rows, cols in grid]
-    sections = list(_map_tiles(lambda tile: encode_tile(model, tile, tools), tiles, jobs, progress))
     whole_log2 = covering_tile_log2(rgb.shape[1], rgb.shape[0])
-    flow_lost = any(s[:1] != FLOW for s in sections)
-    if "classical" in tools and len(sections) > 1 and whole_log2 <= MAX_TILE_LOG2 and flow_lost:
-        whole = CLASSICAL + encode_rgb(rgb)
-        if len(whole) < sum(len(s) + 2 for s in sections):  # each section's length takes a byte or more
-            return whole_log2, [whole]
-    return tile_log2, sections
+    may_try_whole = "classical" in tools and len(tiles) > 1 and whole_log2 <= MAX_TILE_LOG2
+    beside = ThreadPoolExecutor(1, thread_name_prefix="flowzip-whole") if may_try_whole and jobs > 1 else None
+    try:
+        whole = beside.submit(encode_rgb, rgb) if beside else None
+        sections = list(_map_tiles(lambda tile: encode_tile(model, tile, tools), tiles, jobs, progress))
+        if may_try_whole and any(s[:1] != FLOW for s in sections):
+            section = CLASSICAL + (whole.result() if whole else encode_rgb(rgb))
+            if len(section) < sum(len(s) + 2 for s in sections):  # each section's length takes a byte or more
+                return whole_log2, [section]
+        return tile_log2, sections
+    finally:
+        if beside:
+            beside.shutdown(wait=False, cancel_futures=True)
 
 
 def decode_tiles(

@@ -186,10 +186,12 @@ def test_each_tile_gets_the_shortest_tool(tiny_model: Model) -> None:
 
 
 def test_the_classical_coder_takes_the_whole_image_when_that_is_shorter(tiny_model: Model) -> None:
-    """Repeats across tiles: one tile covering the image lets LZMA2 find them."""
+    """Repeats across tiles: one tile covering the image lets LZMA2 find them (a try that runs beside the tiles
+    with several jobs, and after them with one: the same file)."""
     motif = make_image("noise", 32, 32)
     image = np.tile(motif, (3, 4, 1))
-    data = flowzip.compress(image, model=tiny_model, tile_size=32)
+    data = flowzip.compress(image, model=tiny_model, tile_size=32, jobs=2)
+    assert data == flowzip.compress(image, model=tiny_model, tile_size=32, jobs=1)
     header, sections = read_container(data)
     assert header.tile_size == 128 and len(sections) == 1 and sections[0][:1] == CLASSICAL
     assert len(data) < 1.2 * motif.size and np.array_equal(flowzip.decompress(data, model=tiny_model), image)

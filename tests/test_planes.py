@@ -110,6 +110,29 @@ def test_each_coding_is_chosen_where_it_pays() -> None:
     assert encode_plane(stripes)[0] == PREDICTORS.index("none")
 
 
+def test_the_strongest_lzma2_preset_runs_only_where_it_may_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On three channels, LZMA2's strongest preset is skipped where a fast one is far longer than the context
+    coder, and run where it is not, so repeats still get the shortest coding; single planes always get it."""
+    presets = []
+    real = planes._lzma
+    monkeypatch.setattr(
+        planes, "_lzma", lambda data, size, *preset: presets.append(preset) or real(data, size, *preset)
+    )
+    monkeypatch.setattr(planes, "LZMA_SKIP_RATIO", 1.0)  # the test photo is smoother than real ones
+    photo = make_image("photo", 96, 96)
+    assert planes._encode_predicted(photo)[0] == WARM_METHOD
+    assert presets == [(planes._FAST_PRESET,)], "a photo pays for one fast LZMA2 pass"
+    presets.clear()
+    planes._encode_predicted(photo[:, :, :1].copy())
+    assert () in presets, "a single plane gets the strongest preset"
+    presets.clear()
+    stripes = np.repeat(np.tile(np.array([0, 255, 7, 7, 90], dtype=np.uint8), (64, 30))[:, :, None], 3, axis=2)
+    coded = planes._encode_predicted(stripes)
+    assert () in presets, "repeats get the strongest preset"
+    monkeypatch.setattr(planes, "LZMA_SKIP_RATIO", np.inf)
+    assert coded == planes._encode_predicted(stripes)
+
+
 def test_a_damaged_warm_state_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     state = warm_state()
     state.probs[0, 0, 0] += 1  # a copy on disk with one probability changed
