@@ -185,6 +185,26 @@ def test_each_tile_gets_the_shortest_tool(tiny_model: Model) -> None:
             assert len(section) <= len(encode_tile(tiny_model, drawing[rows, cols], (tool,)))
 
 
+def test_a_pixel_model_round_trips(tmp_path: Path) -> None:
+    """A model with no flow levels, whose prior codes the pixels with a causal context and a mixture of
+    logistics, codes tiles of any size, edge tiles included, and decodes them exactly."""
+    from flowzip.config import MIXTURE, FlowConfig
+    from flowzip.zoo import load_model_file, save_model
+
+    from conftest import random_flow
+
+    shape = {"mixture_components": 3, "prior_chunks": 3, "chunk_hidden": 8, "context_hidden": 16, "context_blocks": 1}
+    config = FlowConfig(levels=0, family=MIXTURE, context_radius=2, **shape)
+    path = tmp_path / "pixels.fzm"
+    save_model(path, random_flow(config, std=0.05), "pixels")
+    model = load_model_file(path)
+    image = make_image("photo", 45, 37)
+    data = flowzip.compress(image, model=model, tile_size=32, tools=FLOW_ONLY)
+    header, sections = read_container(data)
+    assert [s[:1] for s in sections] == [FLOW] * len(header.rgb_tiles())
+    assert np.array_equal(flowzip.decompress(data, model=model), image)
+
+
 def test_the_classical_coder_takes_the_whole_image_when_that_is_shorter(tiny_model: Model) -> None:
     """Repeats across tiles: one tile covering the image lets LZMA2 find them (a try that runs beside the tiles
     with several jobs, and after them with one: the same file)."""
