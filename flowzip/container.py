@@ -23,8 +23,9 @@ MAX_SIDE = 1 << 20  # 1,048,576 pixels
 MAX_PIXELS = 1 << 32
 DEFAULT_MAX_PIXELS = 1 << 28  # the decoder's default limit, like Pillow's decompression-bomb guard
 # A coded section cannot hold more than this many symbols per byte: the coder gives no symbol a probability
-# above 1 - 2046 / 2**24 (at least 1.76e-4 bits each), and LZMA2 stays below 7,000 bytes per byte.
-FLOW_SYMBOLS_PER_BYTE, FLOW_SYMBOLS_SLACK = 46_000, 1 << 19
+# above 1 - 255 / 2**24 (a mixture's 256-symbol table; a single distribution's 2047 symbols allow less), so at
+# least 2.19e-5 bits each, and LZMA2 stays below 7,000 bytes per byte.
+FLOW_SYMBOLS_PER_BYTE, FLOW_SYMBOLS_SLACK = 365_000, 1 << 19
 PLANE_PIXELS_PER_BYTE, PLANE_BYTES_SLACK = 1 << 15, 64
 # format 2: the first byte of an RGB tile's section says how it is coded, by its index here (flowzip.tiles)
 TILE_TOOLS = ("raw", "flow", "classical")
