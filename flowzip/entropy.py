@@ -65,8 +65,8 @@ def wavefronts(height: int, width: int, radius: int) -> list[Tensor]:
     """
     i, j = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     t = (j + (radius + 1) * i).flatten()
-    flat = torch.arange(height * width)
-    return [flat[t == k] for k in range(int(t.max()) + 1)]
+    order = torch.argsort(t * height + i.flatten())  # by wavefront, then row: each key is one position's
+    return list(torch.split(order, torch.bincount(t).tolist()))
 
 
 # What the flow's inverse calls with a group's (mean, scale, log2_weights) to get its integer latents back
