@@ -53,10 +53,10 @@ class _Weights(NamedTuple):
 
 
 class CausalContext(nn.Module):
-    """Corrections (N, P C, H, W) to the raw coder parameters (``P`` per latent) of latents (N, C, H, W) from each
-    position's causal neighbours and from ``known`` features (N, K, H, W); they start at zero."""
+    """Corrections (N, ``outputs``, H, W) to the raw coder parameters of latents (N, C, H, W) from each position's
+    causal neighbours (in every channel) and from ``known`` features (N, K, H, W); they start at zero."""
 
-    def __init__(self, known_channels: int, channels: int, settings: ContextSettings, per_latent: int = 2):
+    def __init__(self, known_channels: int, channels: int, settings: ContextSettings, outputs: int):
         super().__init__()
         self.radius, hidden = settings.radius, settings.hidden
         self.register_buffer("mask", causal_mask(channels, self.radius), persistent=False)
@@ -68,7 +68,7 @@ class CausalContext(nn.Module):
             nn.ModuleList([FixedPointLinear(hidden, hidden), FixedPointLinear(hidden, hidden, zero_init=True)])
             for _ in range(settings.blocks)
         )
-        self.out = FixedPointLinear(hidden, per_latent * channels, zero_init=True)
+        self.out = FixedPointLinear(hidden, outputs, zero_init=True)
 
     def fixed_weights(self, dtype: torch.dtype) -> _Weights:
         """The fixed-point weights, masked, in ``dtype``: computed once per pass (or per decode, for ``at``)."""
@@ -86,7 +86,7 @@ class CausalContext(nn.Module):
 
     @staticmethod
     def _head(h: Tensor, weights: _Weights) -> Tensor:
-        """The pointwise layers, on channels-last features (..., hidden) -> (..., P C)."""
+        """The pointwise layers, on channels-last features (..., hidden) -> (..., outputs)."""
         h = activation(h)
         for a, b in weights.blocks:
             h = requantize(h + F.linear(activation(F.linear(h, *a)), *b))
@@ -115,11 +115,12 @@ class CausalContext(nn.Module):
         return self._head(h, weights).permute(0, 3, 1, 2)
 
     def at(self, padded: Tensor, features: Tensor | None, weights: _Weights, rows: Tensor, cols: Tensor) -> Tensor:
-        """The corrections (N, P C, L) at the L positions (rows, cols) of the tensor, given ``padded`` (``pad`` of
+        """The corrections (N, outputs, L) at the L positions (rows, cols) of the tensor, given ``padded`` (``pad`` of
         it) with every position before each of them decoded; later positions are not read."""
-        span = 2 * self.radius + 1
-        at = zip(rows.tolist(), cols.tolist(), strict=True)
-        windows = torch.stack([padded[:, :, i : i + self.radius + 1, j : j + span] for i, j in at], 1)
+        offsets = torch.arange(2 * self.radius + 1)
+        i = (rows[:, None] + offsets[: self.radius + 1])[:, :, None]  # (L, radius + 1, 1)
+        j = (cols[:, None] + offsets)[:, None, :]  # (L, 1, 2 radius + 1)
+        windows = padded[:, :, i, j].transpose(1, 2)  # (N, L, C, radius + 1, 2 radius + 1)
         h = F.linear(latent_to_activation(windows).flatten(2), *weights.neighbours)
         if features is not None:
             h = h + features[:, rows, cols]

@@ -31,7 +31,7 @@ class FlowConfig:
     blocks: int = _setting(1, "Residual blocks per network.")
     prior_hidden: int = _setting(48, "Channels of the prior networks.")
     family: str = _setting("gaussian", "Distribution of each latent.", choices=FAMILIES)
-    mixture_components: int = _setting(5, f"Logistics in each {MIXTURE} (with --levels 0).")
+    mixture_components: int = _setting(5, f"Logistics in each {MIXTURE} (with --levels 0 and a context).")
     channels: int = 3  # RGB; not a command-line option, as the codec's flow tiles are RGB
     prior_chunks: int = _setting(1, "Channel chunks per prior, each conditioned on those before.")
     chunk_hidden: int = _setting(24, "Channels of the networks that condition a chunk or phase on those before.")
@@ -49,19 +49,14 @@ class FlowConfig:
             raise ValueError(f"priors code their latents in {' or '.join(map(str, PRIOR_PHASES))} phases")
         if self.family not in FAMILIES:
             raise ValueError(f"unknown prior family {self.family!r}; choose from {FAMILIES}")
-        if self.family == MIXTURE and self.levels:
-            raise ValueError(f"a {MIXTURE} prior codes pixels: it needs levels=0")
+        if self.family == MIXTURE and (self.levels or not self.context_radius or self.prior_chunks != 1):
+            raise ValueError(f"a {MIXTURE} prior codes pixels, all channels at once: levels=0, a context, one chunk")
         if self.context_radius and self.prior_phases != 1:
             raise ValueError("a prior with a causal local context codes its latents in one phase")
         sizes = (self.steps, self.hidden, self.prior_hidden, self.channels, self.prior_chunks)
         counts = (self.levels, self.blocks, self.context_radius, self.context_blocks)
         if min(*sizes, self.chunk_hidden, self.context_hidden, self.mixture_components) < 1 or min(counts) < 0:
             raise ValueError(f"invalid flow configuration {asdict(self)}")
-
-    @property
-    def components(self) -> int:
-        """Logistics per latent of a mixture prior; 0 for a single distribution."""
-        return self.mixture_components if self.family == MIXTURE else 0
 
     @property
     def stride(self) -> int:

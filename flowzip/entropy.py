@@ -12,8 +12,11 @@ is called group by group while the flow is inverted).
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import constriction
 import numpy as np
@@ -21,14 +24,16 @@ import torch
 from torch import Tensor
 
 from flowzip.errors import FlowzipError
-from flowzip.exact import exp2_sixteenths, logistic_cdf, round_half_up
+from flowzip.exact import exp2_sixteenths, logistic_cdf, logistic_table, round_half_up
+from flowzip.jit import njit
 
 
 @dataclass
 class LatentGroup:
     """Integer latents (N, C, H, W) and the coder parameters of each: a mean and a scale of the same shape, or
-    for a mixture (``log2_weights`` given) the means, scales and base-2 log-weights of its K components,
-    (N, C, H, W, K) each (``flowzip.priors.coder_params``).
+    for a joint mixture over the C channels of each position (``log2_weights`` given; pixels only) its K
+    components' means and scales (N, C, H, W, K), base-2 log-weights (N, H, W, K) and ``coupling`` (N, C(C-1)/2,
+    H, W, K) (``coupled_means``; ``flowzip.priors.PixelPrior``).
 
     The coder takes them in C order, or, for a causal context of radius ``context_radius`` > 0, in wavefronts
     (``wavefronts``): each position's causal neighbours come before it, as a decoder that needs them asks.
@@ -38,22 +43,39 @@ class LatentGroup:
     mean: Tensor
     scale: Tensor
     log2_weights: Tensor | None = None
+    coupling: Tensor | None = None
     context_radius: int = 0
 
     def in_coding_order(self) -> tuple[Tensor, ...]:
-        """Symbols, means and scales (and a mixture's log-weights) as float64 tensors in the order the coder
-        takes them: the symbols flat (M,), the parameters (M,), or (M, K) for a mixture."""
-
-        n, c, h, w = self.symbols.shape
+        """Symbols and parameters as float64 tensors in the order the decoder asks for them (``decode_steps``
+        rows at a time): flat (M,) each, or for a mixture one row per position and image, positions in
+        wavefront order: symbols (M, C), means and scales (M, C, K), log-weights (M, K), coupling (M, C(C-1)/2, K).
+        """
+        h, w = self.symbols.shape[2:]
         order = torch.cat(wavefronts(h, w, self.context_radius)) if self.context_radius else None
 
-        def flat(t: Tensor) -> Tensor:
-            if order is not None:  # positions in wavefront order, each with its images and channels
-                t = t.permute(2, 3, 0, 1, *range(4, t.dim())).reshape(h * w, n * c, -1)[order]
-            return t.reshape(self.symbols.numel(), -1).squeeze(1).to(torch.float64)
+        def rows(t: Tensor, channels_first: bool = True) -> Tensor:
+            """(N, [X,] H, W, ...) -> (H W, N, [X,] ...), positions in coding order."""
+            t = t.movedim(1 + channels_first, 0).movedim(2 + channels_first, 1).flatten(0, 1)
+            return (t if order is None else t[order]).to(torch.float64)
 
-        params = (self.mean, self.scale) if self.log2_weights is None else (self.mean, self.scale, self.log2_weights)
-        return (flat(self.symbols), *map(flat, params))
+        if self.log2_weights is not None:
+            assert self.coupling is not None
+            flat = [rows(t).flatten(0, 1) for t in (self.symbols, self.mean, self.scale, self.coupling)]
+            weights = rows(self.log2_weights, channels_first=False).flatten(0, 1)
+            return (*flat[:3], weights, flat[3])
+        if order is not None:  # positions in wavefront order, each with its images and channels
+            return tuple(rows(t).flatten() for t in (self.symbols, self.mean, self.scale))
+        return tuple(t.flatten().to(torch.float64) for t in (self.symbols, self.mean, self.scale))
+
+    def decode_steps(self) -> list[int]:
+        """The rows of ``in_coding_order`` that each call of a decoder takes: a wavefront's positions at a time
+        with a causal context, else all of them."""
+        n, c, h, w = self.symbols.shape
+        per_position = n if self.log2_weights is not None else n * c
+        if not self.context_radius:
+            return [h * w * per_position]
+        return [len(front) * per_position for front in wavefronts(h, w, self.context_radius)]
 
 
 def wavefronts(height: int, width: int, radius: int) -> list[Tensor]:
@@ -69,9 +91,9 @@ def wavefronts(height: int, width: int, radius: int) -> list[Tensor]:
     return list(torch.split(order, torch.bincount(t).tolist()))
 
 
-# What the flow's inverse calls with a group's (mean, scale, log2_weights) to get its integer latents back
-# (LatentDecoder); log2_weights is None but for mixtures.
-GroupDecoder = Callable[[Tensor, Tensor, Tensor | None], Tensor]
+# What the flow's inverse calls with a group's parameters (mean, scale[, log2_weights, coupling]) to get its
+# integer latents back (LatentDecoder); the last two only for a mixture.
+GroupDecoder = Callable[..., Tensor]
 
 
 SYMBOL_RANGE = 1023
@@ -84,32 +106,81 @@ _FAMILIES = {
 _DIGIT = constriction.stream.model.Uniform(1 << ESCAPE_DIGIT_BITS)
 _CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
 MIXTURE_SYMBOLS = (-128, 127)  # a mixture codes pixels (minus flow.PIXEL_OFFSET); its end bins take the tails
+_FIRST = MIXTURE_SYMBOLS[0]  # for the compiled loops
 
 
-def mixture_probabilities(mean: np.ndarray, scale: np.ndarray, log2_weights: np.ndarray) -> np.ndarray:
-    """The probability of every symbol of ``MIXTURE_SYMBOLS`` (M, 256) under a mixture of discretized logistics
-    with parameters (M, K) each; not normalised (constriction normalises them).
-
-    Computed in float64 from exact inputs by IEEE operations in a fixed order (``exact.logistic_cdf``, the
-    weights from a table of powers of two), so encoder and decoder give constriction the same numbers.
+def coupled_means(mean: Any, coupling: Any, symbols: Any, channel: int) -> Any:
+    """The component means (..., K) of ``channel`` at positions whose earlier channels are ``symbols``: its own
+    means plus ``coupling`` times each earlier channel's symbol (PixelCNN++'s linear dependence of G on R and of
+    B on R and G). Arrays or tensors with channels on axis 1: mean (X, C, ..., K), coupling (X, C(C-1)/2, ..., K),
+    symbols (X, C, ...); exact in float64 for the grids of ``flowzip.priors.PixelPrior``.
     """
-    first, last = MIXTURE_SYMBOLS
-    edges = np.arange(first, last, dtype=np.float64) + 0.5
-    cdf = logistic_cdf((edges[None, :, None] - mean[:, None, :]) / scale[:, None, :])  # (M, 255, K)
-    ends = np.zeros((len(mean), 1, mean.shape[1]))
-    p = np.maximum(np.diff(np.concatenate([ends, cdf, ends + 1], axis=1), axis=1), 0.0)
+    out = mean[:, channel]
+    first = channel * (channel - 1) // 2
+    for c in range(channel):  # one order on every machine
+        out = out + coupling[:, first + c] * symbols[:, c][..., None]
+    return out
+
+
+@njit(nogil=True)
+def _mixture_tables(mean: np.ndarray, scale: np.ndarray, weights: np.ndarray, logistic: np.ndarray) -> np.ndarray:
+    """The table (M, 256) of each of M mixtures of discretized logistics (parameters (M, K)) over
+    ``MIXTURE_SYMBOLS``: sum_k weights_k P_k(v) from k = 0 up, with P_k(v) = max(0, F_k(v + 1/2) - F_k(v - 1/2)),
+    F_k(e) = ``logistic_cdf((e - mean_k) / scale_k)``, 0 below the first edge and 1 above the last."""
+    rows, components = mean.shape
+    out = np.empty((rows, 256))
+    for m in range(rows):
+        for k in range(components):
+            below = 0.0
+            for v in range(256):
+                above = logistic_cdf((_FIRST + v + 0.5 - mean[m, k]) / scale[m, k], logistic) if v < 255 else 1.0
+                p = max(above - below, 0.0) * weights[m, k]
+                out[m, v] = p if k == 0 else out[m, v] + p
+                below = above
+    return out
+
+
+@njit(nogil=True)
+def _symbol_probabilities(mean: np.ndarray, scale: np.ndarray, symbols: np.ndarray, logistic: np.ndarray) -> np.ndarray:
+    """P_k(symbol) (M, K) of each row's symbol under each component: the very numbers ``_mixture_tables`` used."""
+    rows, components = mean.shape
+    out = np.empty((rows, components))
+    for m in range(rows):
+        for k in range(components):
+            v = symbols[m] - _FIRST
+            below = logistic_cdf((_FIRST + v - 0.5 - mean[m, k]) / scale[m, k], logistic) if v > 0 else 0.0
+            above = logistic_cdf((_FIRST + v + 0.5 - mean[m, k]) / scale[m, k], logistic) if v < 255 else 1.0
+            out[m, k] = max(above - below, 0.0)
+    return out
+
+
+def code_mixture(
+    mean: np.ndarray,
+    scale: np.ndarray,
+    log2_weights: np.ndarray,
+    coupling: np.ndarray,
+    code: Callable[[int, np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """Code M positions' C channels under their joint mixtures, channel by channel (the chain rule), and return
+    the symbols (M, C).
+
+    Channel c's table (M, 256), not normalised (constriction normalises it), is the sum over the components of
+    each one's probabilities (at ``coupled_means``) times its weight: at first 2 to the log-weight, then after
+    each channel the weight times the probability the component gave that channel's symbol, divided by the
+    largest such product (kept as it was where all are 0). ``code(c, table)`` returns the channel's symbols:
+    the known ones while encoding, the decoded ones while decoding. Every step is an IEEE operation in a fixed
+    order on exact inputs, so encoder and decoder compute the same tables.
+    """
+    logistic = logistic_table()
     weights = exp2_sixteenths(np.round(16 * (log2_weights - log2_weights.max(axis=1, keepdims=True))))
-    total = p[:, :, 0] * weights[:, None, 0]
-    for k in range(1, mean.shape[1]):  # one order on every machine
-        total = total + p[:, :, k] * weights[:, None, k]
-    return np.ascontiguousarray(total)  # constriction reads the rows of a C-order array
-
-
-def _mixture_arrays(mean: Tensor, scale: Tensor, log2_weights: Tensor) -> np.ndarray:
-    """``mixture_probabilities`` of a group's parameters (..., K), flattened in their order."""
-    k = mean.shape[-1]
-    flat = [t.reshape(-1, k).to(torch.float64).numpy() for t in (mean, scale, log2_weights)]
-    return mixture_probabilities(*flat)
+    symbols = np.zeros(mean.shape[:2])
+    for c in range(mean.shape[1]):
+        means, scales = np.ascontiguousarray(coupled_means(mean, coupling, symbols, c)), scale[:, c].copy()
+        symbols[:, c] = code(c, _mixture_tables(means, scales, weights, logistic))
+        posterior = weights * _symbol_probabilities(means, scales, symbols[:, c].copy(), logistic)
+        top = posterior.max(axis=1, keepdims=True)
+        weights = np.where(top > 0, posterior / np.where(top > 0, top, 1.0), weights)
+    return symbols
 
 
 def _centre(mean: Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -119,18 +190,41 @@ def _centre(mean: Tensor) -> tuple[np.ndarray, np.ndarray]:
     return centre.numpy(), (mean - centre).numpy()
 
 
+def _known_symbols(symbols: np.ndarray, tables: list[np.ndarray], channel: int, table: np.ndarray) -> np.ndarray:
+    """``code_mixture``'s callback while encoding: keep the table, give the channel's known symbols."""
+    tables.append(table)
+    return symbols[:, channel]
+
+
+_MIXTURE_ROWS = 4096  # rows whose tables the encoder computes at once (each row's C tables: 6 KB per channel)
+
+
+def _encode_mixture(coder: constriction.stream.stack.AnsCoder, group: LatentGroup) -> None:
+    """Push a mixture group: decoding steps last to first, each step's symbols channel by channel. The tables
+    of consecutive steps are computed together, as rows are independent of each other."""
+    symbols, *params = (t.numpy() for t in group.in_coding_order())
+    if symbols.size and (symbols.min() < MIXTURE_SYMBOLS[0] or symbols.max() > MIXTURE_SYMBOLS[1]):
+        raise FlowzipError("a mixture codes pixels only: a symbol is out of its range")
+    bounds = np.cumsum([0, *group.decode_steps()])
+    last = len(bounds) - 1
+    while last > 0:
+        first = min(int(np.searchsorted(bounds, bounds[last] - _MIXTURE_ROWS)), last - 1)  # one step at least
+        rows = slice(bounds[first], bounds[last])
+        tables: list[np.ndarray] = []
+        code_mixture(*(p[rows] for p in params), functools.partial(_known_symbols, symbols[rows], tables))
+        for a, b in reversed(list(itertools.pairwise(bounds[first : last + 1] - bounds[first]))):
+            index = (symbols[rows][a:b].T.ravel() - MIXTURE_SYMBOLS[0]).astype(np.int32)
+            coder.encode_reverse(index, _CATEGORICAL, np.concatenate([t[a:b] for t in tables]))
+        last = first
+
+
 def encode_latents(groups: Sequence[LatentGroup], family: str) -> bytes:
     """Code the groups (given in decoding order) into one ANS bitstream."""
     coder = constriction.stream.stack.AnsCoder()
     model = _FAMILIES.get(family)  # None for a mixture, whose groups carry their weights
     for g in reversed(groups):
         if g.log2_weights is not None:
-            symbols, *params = g.in_coding_order()
-            index = symbols.numpy().astype(np.int64) - MIXTURE_SYMBOLS[0]
-            if index.size and (index.min() < 0 or index.max() > MIXTURE_SYMBOLS[1] - MIXTURE_SYMBOLS[0]):
-                raise FlowzipError("a mixture codes pixels only: a symbol is out of its range")
-            probabilities = mixture_probabilities(*(p.reshape(len(index), -1).numpy() for p in params))
-            coder.encode_reverse(index.astype(np.int32), _CATEGORICAL, probabilities)
+            _encode_mixture(coder, g)
             continue
         symbols, mean, scale = g.in_coding_order()
         centre, frac_mean = _centre(mean)
@@ -157,14 +251,24 @@ class LatentDecoder:
             raise FlowzipError(f"corrupt compressed data ({e})") from None
         self._model = _FAMILIES.get(family)
 
-    def __call__(self, mean: Tensor, scale: Tensor, log2_weights: Tensor | None = None) -> Tensor:
+    def __call__(
+        self, mean: Tensor, scale: Tensor, log2_weights: Tensor | None = None, coupling: Tensor | None = None
+    ) -> Tensor:
         if log2_weights is not None:
+            assert coupling is not None
+
+            def decode(_: int, table: np.ndarray) -> np.ndarray:
+                return self._coder.decode(_CATEGORICAL, table).astype(np.float64) + MIXTURE_SYMBOLS[0]
+
+            params = [
+                t.reshape(-1, *t.shape[-d:]).to(torch.float64).numpy()
+                for t, d in ((mean, 2), (scale, 2), (log2_weights, 1), (coupling, 2))
+            ]
             try:
-                index = self._coder.decode(_CATEGORICAL, _mixture_arrays(mean, scale, log2_weights))
+                symbols = code_mixture(*params, decode)
             except Exception as e:  # constriction raises plain exceptions on exhausted or invalid data
                 raise FlowzipError(f"corrupt compressed data ({e})") from None
-            symbols = torch.from_numpy(index.astype(np.float64) + MIXTURE_SYMBOLS[0])
-            return symbols.reshape(mean.shape[:-1]).to(mean.dtype)
+            return torch.from_numpy(symbols).reshape(mean.shape[:-1]).to(mean.dtype)
         centre, frac_mean = _centre(mean)
         try:
             edge = self._coder.decode(self._model, frac_mean, scale.to(torch.float64).flatten().numpy())

@@ -15,10 +15,10 @@ import torch
 from torch import Tensor, nn
 
 from flowzip.causal import ContextSettings
-from flowzip.config import FlowConfig
+from flowzip.config import MIXTURE, FlowConfig
 from flowzip.entropy import GroupDecoder, LatentGroup
 from flowzip.layers import FlowStep, Squeeze
-from flowzip.priors import FactorOutPrior, TopPrior, code_length_bits
+from flowzip.priors import FactorOutPrior, PixelPrior, TopPrior, code_length_bits
 
 PIXEL_OFFSET = 128  # uint8 pixels are centred to [-128, 127] before the flow
 
@@ -79,15 +79,20 @@ class IntegerFlow(nn.Module):
             self.levels.append(level)
             channels = level.keep
         self.top_channels = channels
-        self.top = TopPrior(
-            channels,
-            config.prior_chunks,
-            config.chunk_hidden,
-            config.blocks,
-            config.prior_phases,
-            None if config.levels else context_settings(config),
-            config.components,
-        )
+        self.top: TopPrior | PixelPrior
+        if config.family == MIXTURE:  # no levels: the prior codes the pixels (FlowConfig checks)
+            settings = context_settings(config)
+            assert settings is not None
+            self.top = PixelPrior(channels, settings, config.mixture_components)
+        else:
+            self.top = TopPrior(
+                channels,
+                config.prior_chunks,
+                config.chunk_hidden,
+                config.blocks,
+                config.prior_phases,
+                None if config.levels else context_settings(config),
+            )
 
     def forward(self, x: Tensor) -> list[LatentGroup]:
         """Run the flow on integer pixels; return the latent groups in decoding order (top first)."""
@@ -140,6 +145,6 @@ class IntegerFlow(nn.Module):
         """Model code length of each image in bits, shape (N,): ``-log2 P(latents)`` as the coder pays it."""
         total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         for g in self(x):
-            bits = code_length_bits(g.symbols, g.mean, g.scale, self.config.family, g.log2_weights)
+            bits = code_length_bits(g.symbols, g.mean, g.scale, self.config.family, g.log2_weights, g.coupling)
             total = total + bits.flatten(1).sum(1)
         return total

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowzip.causal import CausalContext, ContextSettings
-from flowzip.entropy import MIXTURE_SYMBOLS, GroupDecoder, LatentGroup, wavefronts
+from flowzip.entropy import MIXTURE_SYMBOLS, GroupDecoder, LatentGroup, coupled_means, wavefronts
 from flowzip.exact import ACT_BITS, LATENT_LIMIT, WEIGHT_BITS, scale_from_index, to_grid
 from flowzip.layers import Squeeze
 from flowzip.nets import OUTPUT_SCALE, ResidualConvNet
@@ -29,31 +30,14 @@ from flowzip.nets import OUTPUT_SCALE, ResidualConvNet
 MAX_SYMBOL_BITS = 24.0  # constriction quantizes probabilities to 24 bits: no symbol in range costs more
 
 
-def raw_channels(components: int) -> int:
-    """Network outputs per latent: its mean and log-scale, or for a mixture of ``components`` (> 0) a log-weight,
-    a mean and a log-scale per component."""
-    return 3 * components if components else 2
-
-
-def coder_params(raw: Tensor, components: int = 0) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Turn a network output (N, P C, H, W) (``P = raw_channels(components)``, parameter-major) into the coder's
-    (mean, scale, log2_weights), all exact dyadic numbers.
-
-    The means are in pixel levels (within ``±LATENT_LIMIT``); the scales come from log2 of the scale rounded to
-    1/16. A single distribution has no weights (None) and means and scales of shape (N, C, H, W); a mixture
-    has all three of shape (N, C, H, W, K), its weights as base-2 logarithms (up to a common offset) rounded
-    to 1/16.
-    """
+def coder_params(raw: Tensor) -> tuple[Tensor, Tensor]:
+    """Turn a network output (N, 2 C, H, W) into the coder's (mean, scale) (N, C, H, W) each, exact dyadic
+    numbers: the means in pixel levels (within ``±LATENT_LIMIT``), the scales from log2 of the scale rounded to
+    1/16."""
     raw = to_grid(raw, WEIGHT_BITS + ACT_BITS)
-    if not components:
-        c = raw.shape[1] // 2
-        _, scale = scale_from_index(raw[:, c:] * (16.0 / OUTPUT_SCALE))
-        return raw[:, :c].clamp(-LATENT_LIMIT, LATENT_LIMIT), scale, None
-    n, pc, h, w = raw.shape
-    r = raw.view(n, 3, components, pc // (3 * components), h, w).permute(0, 1, 3, 4, 5, 2)
-    log2_weights = to_grid(r[:, 0] * (16.0 / OUTPUT_SCALE), 0) / 16.0
-    _, scale = scale_from_index(r[:, 2] * (16.0 / OUTPUT_SCALE))
-    return r[:, 1].clamp(-LATENT_LIMIT, LATENT_LIMIT), scale, log2_weights
+    c = raw.shape[1] // 2
+    _, scale = scale_from_index(raw[:, c:] * (16.0 / OUTPUT_SCALE))
+    return raw[:, :c].clamp(-LATENT_LIMIT, LATENT_LIMIT), scale
 
 
 def _log_bin_probability(d: Tensor, scale: Tensor, family: str) -> Tensor:
@@ -70,19 +54,38 @@ def _log_bin_probability(d: Tensor, scale: Tensor, family: str) -> Tensor:
     return log_cdf_upper + torch.log1p(-torch.exp(log_cdf_lower - log_cdf_upper).clamp(max=1 - 1e-12))
 
 
-def _log_mixture_probability(z: Tensor, mean: Tensor, scale: Tensor, log2_weights: Tensor) -> Tensor:
-    """ln P(z) under a mixture of discretized logistics on ``MIXTURE_SYMBOLS``, whose end bins take the tails."""
+def _log_logistic_bins(z: Tensor, mean: Tensor, scale: Tensor) -> Tensor:
+    """ln P(z) (..., K) under each discretized logistic on ``MIXTURE_SYMBOLS``, whose end bins take the tails."""
     z = z[..., None]
     d = z - mean
     log_p = _log_bin_probability(d.abs(), scale, "logistic")
     first, last = MIXTURE_SYMBOLS
     log_p = torch.where(z <= first, F.logsigmoid((d + 0.5) / scale), log_p)
-    log_p = torch.where(z >= last, F.logsigmoid((0.5 - d) / scale), log_p)
-    return torch.logsumexp(log_p + torch.log_softmax(log2_weights * math.log(2), dim=-1), dim=-1)
+    return torch.where(z >= last, F.logsigmoid((0.5 - d) / scale), log_p)
 
 
-def code_length_bits(z: Tensor, mean: Tensor, scale: Tensor, family: str, log2_weights: Tensor | None = None) -> Tensor:
-    """Bits to code each integer ``z`` under the discretized family (or mixture), as the coder pays them.
+def _log_mixture_probabilities(
+    z: Tensor, mean: Tensor, scale: Tensor, log2_weights: Tensor, coupling: Tensor
+) -> Tensor:
+    """ln P(z_c | z_<c) (N, C, H, W) of each channel under the joint mixture of each position (``LatentGroup``):
+    the chain rule that the coder follows (``entropy.code_mixture``)."""
+    joint = torch.log_softmax(log2_weights * math.log(2), dim=-1)  # ln P(component, channels so far)
+    so_far = [torch.zeros_like(joint[..., 0])]
+    for c in range(z.shape[1]):
+        joint = joint + _log_logistic_bins(z[:, c], coupled_means(mean, coupling, z, c), scale[:, c])
+        so_far.append(torch.logsumexp(joint, dim=-1))
+    return torch.stack([b - a for a, b in itertools.pairwise(so_far)], dim=1)
+
+
+def code_length_bits(
+    z: Tensor,
+    mean: Tensor,
+    scale: Tensor,
+    family: str,
+    log2_weights: Tensor | None = None,
+    coupling: Tensor | None = None,
+) -> Tensor:
+    """Bits to code each integer ``z`` under the discretized family (or joint mixture), as the coder pays them.
 
     The value is capped at the coder's 24-bit floor; the gradient of the uncapped length passes through, so
     outliers still pull the scale up.
@@ -90,7 +93,8 @@ def code_length_bits(z: Tensor, mean: Tensor, scale: Tensor, family: str, log2_w
     if log2_weights is None:
         bits = -_log_bin_probability((z - mean).abs(), scale, family) / math.log(2)
     else:
-        bits = -_log_mixture_probability(z, mean, scale, log2_weights) / math.log(2)
+        assert coupling is not None
+        bits = -_log_mixture_probabilities(z, mean, scale, log2_weights, coupling) / math.log(2)
     return bits + (bits.clamp(max=MAX_SYMBOL_BITS) - bits).detach()
 
 
@@ -152,26 +156,23 @@ class ChannelChunks(nn.Module):
         blocks: int,
         phases: int = 1,
         context: ContextSettings | None = None,
-        components: int = 0,
     ):
         super().__init__()
-        self.channels, self.phases, self.components = channels, phases, components
-        per_latent = raw_channels(components)
+        self.channels, self.phases = channels, phases
         bounds = [round(k * channels / chunks) for k in range(chunks + 1)]
         self.slices = [slice(a, b) for a, b in itertools.pairwise(bounds)]
         self.nets = nn.ModuleList(
-            ResidualConvNet(cond_channels + s.start, per_latent * (s.stop - s.start), hidden, blocks)
-            for s in self.slices[1:]
+            ResidualConvNet(cond_channels + s.start, 2 * (s.stop - s.start), hidden, blocks) for s in self.slices[1:]
         )
         self.phase_nets = nn.ModuleList(
             ResidualConvNet(
-                4 * (cond_channels + s.start) + p * (s.stop - s.start), per_latent * (s.stop - s.start), hidden, blocks
+                4 * (cond_channels + s.start) + p * (s.stop - s.start), 2 * (s.stop - s.start), hidden, blocks
             )
             for s in self.slices
             for p in range(1, phases)
         )
         self.contexts = nn.ModuleList(
-            CausalContext(cond_channels + s.start, s.stop - s.start, context, per_latent)
+            CausalContext(cond_channels + s.start, s.stop - s.start, context, 2 * (s.stop - s.start))
             for s in self.slices
             if context
         )
@@ -192,7 +193,7 @@ class ChannelChunks(nn.Module):
 
     def _phase_params(
         self, chunk_raw: Tensor, k: int, p: int, context: list[Tensor], decoded: list[Tensor]
-    ) -> tuple[Tensor, Tensor, Tensor | None]:
+    ) -> tuple[Tensor, Tensor]:
         """Coder parameters of phase ``p`` of chunk ``k``, given its phases ``decoded`` before it."""
         r = _phase(chunk_raw, p)
         if p:
@@ -200,7 +201,7 @@ class ChannelChunks(nn.Module):
             padded = [F.pad(d, (0, width - d.shape[3], 0, height - d.shape[2])) for d in decoded]
             net = self.phase_nets[k * (self.phases - 1) + p - 1]
             r = r + net(torch.cat(context + padded, dim=1))[:, :, : r.shape[2], : r.shape[3]]
-        return coder_params(r, self.components)
+        return coder_params(r)
 
     @staticmethod
     def _known(cond: Tensor | None, before: Tensor | None) -> Tensor | None:
@@ -216,11 +217,11 @@ class ChannelChunks(nn.Module):
             chunk_raw = self._chunk_raw(raw, k, cond, z[:, : s.start])
             if self.contexts:
                 correction = self.contexts[k](z[:, s], self._known(cond, z[:, : s.start]))
-                params = coder_params(chunk_raw + correction, self.components)
+                params = coder_params(chunk_raw + correction)
                 out.append(LatentGroup(z[:, s], *params, context_radius=self.contexts[k].radius))
                 continue
             if self.phases == 1:
-                out.append(LatentGroup(z[:, s], *coder_params(chunk_raw, self.components)))
+                out.append(LatentGroup(z[:, s], *coder_params(chunk_raw)))
                 continue
             context = self._context(cond, z[:, : s.start], height, width)
             parts = [_phase(z[:, s], p) for p in range(self.phases)]
@@ -234,13 +235,13 @@ class ChannelChunks(nn.Module):
         """Decode the chunks (and phases) in order with ``decoder`` and return them joined."""
         z: Tensor | None = None
         height, width = _canvas(raw)
-        for k in range(len(self.slices)):
+        for k, s in enumerate(self.slices):
             chunk_raw = self._chunk_raw(raw, k, cond, z)
             if self.contexts:
-                known = self._known(cond, z)
-                chunk = _decode_positionwise(chunk_raw, self.contexts[k], known, decoder, self.components)
+                known, channels = self._known(cond, z), s.stop - s.start
+                chunk = _decode_positionwise(chunk_raw, self.contexts[k], known, channels, _single_decoder(decoder))
             elif self.phases == 1:
-                chunk = decoder(*coder_params(chunk_raw, self.components))
+                chunk = decoder(*coder_params(chunk_raw))
             else:
                 context = self._context(cond, z, height, width)
                 parts: list[Tensor] = []
@@ -252,22 +253,35 @@ class ChannelChunks(nn.Module):
         return z
 
 
+# Decodes the C channels at L positions of N images from their raw coder parameters (N, P, L); returns (N, C, L).
+FrontDecoder = Callable[[Tensor], Tensor]
+
+
+def _single_decoder(decoder: GroupDecoder) -> FrontDecoder:
+    """A ``FrontDecoder`` for single distributions: positions, then images, then channels (``LatentGroup``)."""
+
+    def decode(raw: Tensor) -> Tensor:
+        mean, scale = (p.movedim(2, 0) for p in coder_params(raw[..., None]))  # (L, N, C, 1)
+        return decoder(mean, scale)[..., 0].permute(1, 2, 0)
+
+    return decode
+
+
 def _decode_positionwise(
-    chunk_raw: Tensor, context: CausalContext, known: Tensor | None, decoder: GroupDecoder, components: int
+    raw: Tensor, context: CausalContext, known: Tensor | None, channels: int, decode: FrontDecoder
 ) -> Tensor:
-    """Decode a chunk wavefront by wavefront (``entropy.wavefronts``), each position with the correction
-    ``context`` gives it from the positions decoded before: the inverse of a group with a ``context_radius``."""
-    n, raw, height, width = chunk_raw.shape
-    padded = context.pad(chunk_raw.new_zeros(n, raw // raw_channels(components), height, width))
+    """Decode ``channels`` latents at each position wavefront by wavefront (``entropy.wavefronts``), each
+    position's raw coder parameters corrected by ``context`` from the positions decoded before: the inverse of a
+    group with a ``context_radius``."""
+    n, _, height, width = raw.shape
+    padded = context.pad(raw.new_zeros(n, channels, height, width))
     features = context.known_features(known)
-    weights = context.fixed_weights(chunk_raw.dtype)
+    weights = context.fixed_weights(raw.dtype)
     r = context.radius
     for front in wavefronts(height, width, r):
         rows, cols = front // width, front % width
-        position_raw = chunk_raw[:, :, rows, cols] + context.at(padded, features, weights, rows, cols)
-        # (N, P C, L) -> parameters (L, N, C[, K]): the coder's order, positions first
-        params = [p if p is None else p.movedim(2, 0) for p in coder_params(position_raw[..., None], components)]
-        padded[:, :, rows + r, cols + r] = decoder(*params)[..., 0].permute(1, 2, 0)
+        position_raw = raw[:, :, rows, cols] + context.at(padded, features, weights, rows, cols)
+        padded[:, :, rows + r, cols + r] = decode(position_raw)
     return padded[:, :, r:, r : r + width]
 
 
@@ -300,10 +314,7 @@ class FactorOutPrior(nn.Module):
 
 class TopPrior(nn.Module):
     """p(z_top): a learned mean and scale per channel for the latents left at the coarsest level (and, with
-    phases or a causal context, a correction from the phases or the neighbours decoded before).
-
-    With ``components``, each latent has a mixture of that many logistics, whose means start spread over the
-    pixel range (components that started alike would learn alike)."""
+    phases or a causal context, a correction from the phases or the neighbours decoded before)."""
 
     def __init__(
         self,
@@ -313,16 +324,10 @@ class TopPrior(nn.Module):
         blocks: int = 0,
         phases: int = 1,
         context: ContextSettings | None = None,
-        components: int = 0,
     ):
         super().__init__()
-        self.raw = nn.Parameter(torch.zeros(1, raw_channels(components) * channels, 1, 1))
-        if components:  # the means: parameter 1 of each component (coder_params' layout)
-            with torch.no_grad():
-                spread = torch.linspace(MIXTURE_SYMBOLS[0], MIXTURE_SYMBOLS[1], components + 2)[1:-1]
-                means = self.raw.view(3, components, channels)[1]
-                means.copy_(spread[:, None].expand(-1, channels) / OUTPUT_SCALE)
-        self.chunks = ChannelChunks(0, channels, chunks, chunk_hidden, blocks, phases, context, components)
+        self.raw = nn.Parameter(torch.zeros(1, 2 * channels, 1, 1))
+        self.chunks = ChannelChunks(0, channels, chunks, chunk_hidden, blocks, phases, context)
 
     def _raw(self, shape: torch.Size, dtype: torch.dtype) -> Tensor:
         n, _, h, w = shape
@@ -335,3 +340,58 @@ class TopPrior(nn.Module):
     def inverse(self, shape: torch.Size, dtype: torch.dtype, decoder: GroupDecoder) -> Tensor:
         """Decode top latents of ``shape``."""
         return self.chunks.inverse(self._raw(shape, dtype), None, decoder)
+
+
+COUPLING_BITS = 8  # the coupling of a channel to those before it: multiples of 2**-8 ...
+COUPLING_LIMIT = 2.0  # ... within ±2, so coupled means stay exact in float64 (docs/exactness.md)
+
+
+class PixelPrior(nn.Module):
+    """p(x) of pixels (N, C, H, W) (minus ``flow.PIXEL_OFFSET``) with no flow: position by position in
+    wavefronts, each position's C channels under a joint mixture of K discretized logistics (PixelCNN++), whose
+    parameters come from a ``CausalContext`` over the decoded neighbours of every channel (NeLLoC).
+
+    Component k has a weight, per channel a mean and a scale, and a coupling: channel c's mean moves by a
+    coefficient times each channel before it at the same position (``entropy.coupled_means``), so G follows R
+    and B follows both. The context's corrections start at zero, from a constant mixture whose means are spread
+    over the pixel range (components that started alike would learn alike).
+    """
+
+    def __init__(self, channels: int, context: ContextSettings, components: int):
+        super().__init__()
+        self.channels, self.components = channels, components
+        # per component: log2-weight, C means, C log-scales, C (C - 1) / 2 couplings (parameter-major)
+        self.per_component = 1 + 2 * channels + channels * (channels - 1) // 2
+        self.raw = nn.Parameter(torch.zeros(1, self.per_component * components, 1, 1))
+        with torch.no_grad():
+            spread = torch.linspace(MIXTURE_SYMBOLS[0], MIXTURE_SYMBOLS[1], components + 2)[1:-1]
+            self.raw.view(self.per_component, components)[1 : 1 + channels] = spread / OUTPUT_SCALE
+        self.context = CausalContext(0, channels, context, self.per_component * components)
+
+    def coder_params(self, raw: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Network outputs (N, P K, H, W) -> the mixtures' means and scales (N, C, H, W, K), log2-weights
+        (N, H, W, K) (rounded to 1/16) and couplings (N, C (C - 1) / 2, H, W, K), all exact dyadic numbers."""
+        c = self.channels
+        raw = to_grid(raw, WEIGHT_BITS + ACT_BITS)
+        r = raw.unflatten(1, (self.per_component, self.components)).movedim(2, -1)  # (N, P, H, W, K)
+        log2_weights = to_grid(r[:, 0] * (16.0 / OUTPUT_SCALE), 0) / 16.0
+        _, scale = scale_from_index(r[:, 1 + c : 1 + 2 * c] * (16.0 / OUTPUT_SCALE))
+        coupling = to_grid(r[:, 1 + 2 * c :] / OUTPUT_SCALE, COUPLING_BITS).clamp(-COUPLING_LIMIT, COUPLING_LIMIT)
+        return r[:, 1 : 1 + c].clamp(-LATENT_LIMIT, LATENT_LIMIT), scale, log2_weights, coupling
+
+    def forward(self, x: Tensor) -> list[LatentGroup]:
+        """The pixels with their coder parameters: one group."""
+        raw = self.raw.to(x.dtype) * OUTPUT_SCALE + self.context(x, None)
+        return [LatentGroup(x, *self.coder_params(raw), context_radius=self.context.radius)]
+
+    def inverse(self, shape: torch.Size, dtype: torch.dtype, decoder: GroupDecoder) -> Tensor:
+        """Decode pixels of ``shape``."""
+        n, c, h, w = shape
+
+        def decode(raw: Tensor) -> Tensor:  # (N, P K, L) -> (N, C, L)
+            params = self.coder_params(raw[..., None])  # positions first: (L, N, ...) as in_coding_order
+            mean, scale, log2_weights, coupling = (p[..., 0, :].movedim(-2, 0) for p in params)
+            return decoder(mean, scale, log2_weights, coupling).permute(1, 2, 0)
+
+        raw = (self.raw.to(dtype) * OUTPUT_SCALE).expand(n, -1, h, w)
+        return _decode_positionwise(raw, self.context, None, c, decode)

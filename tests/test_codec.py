@@ -186,14 +186,14 @@ def test_each_tile_gets_the_shortest_tool(tiny_model: Model) -> None:
 
 
 def test_a_pixel_model_round_trips(tmp_path: Path) -> None:
-    """A model with no flow levels, whose prior codes the pixels with a causal context and a mixture of
-    logistics, codes tiles of any size, edge tiles included, and decodes them exactly."""
+    """A model with no flow levels, whose prior codes the pixels with a causal context and a joint mixture of
+    logistics per position, codes tiles of any size, edge tiles included, and decodes them exactly."""
     from flowzip.config import MIXTURE, FlowConfig
     from flowzip.zoo import load_model_file, save_model
 
     from conftest import random_flow
 
-    shape = {"mixture_components": 3, "prior_chunks": 3, "chunk_hidden": 8, "context_hidden": 16, "context_blocks": 1}
+    shape = {"mixture_components": 3, "context_hidden": 16, "context_blocks": 1}
     config = FlowConfig(levels=0, family=MIXTURE, context_radius=2, **shape)
     path = tmp_path / "pixels.fzm"
     save_model(path, random_flow(config, std=0.05), "pixels")

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 import pytest
 import torch
 
 from flowzip.config import MIXTURE
-from flowzip.entropy import MIXTURE_SYMBOLS, SYMBOL_RANGE, LatentDecoder, LatentGroup, encode_latents, wavefronts
+from flowzip.entropy import (
+    MIXTURE_SYMBOLS,
+    SYMBOL_RANGE,
+    LatentDecoder,
+    LatentGroup,
+    _mixture_tables,
+    _symbol_probabilities,
+    coupled_means,
+    encode_latents,
+)
 from flowzip.errors import FlowzipError
-from flowzip.exact import LOGISTIC_TABLE_SHA256, _logistic_table, exp2_sixteenths
+from flowzip.exact import LOGISTIC_TABLE_SHA256, exp2_sixteenths, logistic_table
 from flowzip.priors import code_length_bits
 
 
@@ -55,43 +65,89 @@ def test_rate_matches_code_length(family: str) -> None:
     assert model_bits <= coded_bits <= model_bits * 1.001 + 64
 
 
-def _mixture_group(seed: int) -> LatentGroup:
-    """Pixels (minus 128) drawn from a random mixture of 4 logistics per latent, with that mixture."""
+def _mixture_group(seed: int, context_radius: int) -> LatentGroup:
+    """Pixels (minus 128) of 2 images of 9x7x3 drawn from random joint mixtures of 4 logistics per position,
+    with those mixtures."""
     g = torch.Generator().manual_seed(seed)
-    shape = (2, 3, 9, 7, 4)
-    mean = torch.round(torch.randn(shape, generator=g, dtype=torch.float64) * 60 * 64) / 64
-    scale = torch.from_numpy(exp2_sixteenths(torch.randint(-32, 100, shape, generator=g).numpy()))
-    log2_weights = torch.randint(-40, 40, shape, generator=g).to(torch.float64) / 16
-    pick = torch.multinomial(torch.softmax(log2_weights.flatten(0, 3), -1), 1, generator=g).view(*shape[:4], 1)
-    u = torch.rand(shape[:4], generator=g, dtype=torch.float64).clamp(1e-6, 1 - 1e-6)
-    sample = mean.gather(-1, pick)[..., 0] + scale.gather(-1, pick)[..., 0] * torch.log(u / (1 - u))
-    symbols = torch.round(sample).clamp(*MIXTURE_SYMBOLS)
-    return LatentGroup(symbols, mean, scale, log2_weights)
+    n, c, h, w, k = 2, 3, 9, 7, 4
+    mean = torch.round(torch.randn(n, c, h, w, k, generator=g, dtype=torch.float64) * 60 * 64) / 64
+    scale = torch.from_numpy(exp2_sixteenths(torch.randint(-32, 100, (n, c, h, w, k), generator=g).numpy()))
+    log2_weights = torch.randint(-40, 40, (n, h, w, k), generator=g).to(torch.float64) / 16
+    coupling = torch.randint(-512, 512, (n, 3, h, w, k), generator=g).to(torch.float64) / 256
+    pick = torch.multinomial(torch.softmax(log2_weights.flatten(0, 2), -1), 1, generator=g).view(n, 1, h, w, 1)
+    symbols = torch.zeros(n, c, h, w, dtype=torch.float64)
+    for channel in range(c):
+        u = torch.rand(n, h, w, generator=g, dtype=torch.float64).clamp(1e-6, 1 - 1e-6)
+        means = coupled_means(mean, coupling, symbols, channel).gather(-1, pick[:, 0])[..., 0]
+        scales = scale[:, channel].gather(-1, pick[:, 0])[..., 0]
+        sample = means + scales * torch.log(u / (1 - u))
+        symbols[:, channel] = torch.round(sample).clamp(*MIXTURE_SYMBOLS)
+    return LatentGroup(symbols, mean, scale, log2_weights, coupling, context_radius)
 
 
-def test_mixtures_round_trip_at_their_code_length() -> None:
-    """A mixture group decodes exactly, whole or position by position, at the model's code length."""
-    group = _mixture_group(0)
+@pytest.mark.parametrize("context_radius", [0, 2])
+def test_mixtures_round_trip_at_their_code_length(context_radius: int) -> None:
+    """A joint mixture group decodes exactly, whole or wavefront by wavefront (each call decoding a position's
+    channels in turn), at the model's code length."""
+    group = _mixture_group(0, context_radius)
     data = encode_latents([group], MIXTURE)
     decoder = LatentDecoder(data, MIXTURE)
-    assert torch.equal(decoder(group.mean, group.scale, group.log2_weights), group.symbols)
+    symbols, *params = group.in_coding_order()
+    start = 0
+    for size in group.decode_steps():
+        step = slice(start, start + size)
+        start += size
+        assert torch.equal(decoder(*(p[step] for p in params)), symbols[step])
     decoder.finish()
-    group.context_radius = 2
-    decoder = LatentDecoder(encode_latents([group], MIXTURE), MIXTURE)
-    width = group.symbols.shape[3]
-    for front in wavefronts(*group.symbols.shape[2:], 2):  # all images and channels at the front's positions
-        at = (slice(None), slice(None), front // width, front % width)
-        params = [p[at].movedim(2, 0) for p in (group.mean, group.scale, group.log2_weights)]
-        assert torch.equal(decoder(*params), group.symbols[at].movedim(2, 0))
-    decoder.finish()
-    model_bits = code_length_bits(group.symbols, group.mean, group.scale, MIXTURE, group.log2_weights).sum().item()
+    assert start == len(symbols) == group.symbols[:, 0].numel()
+    bits = code_length_bits(group.symbols, group.mean, group.scale, MIXTURE, group.log2_weights, group.coupling)
+    model_bits = bits.sum().item()
     assert model_bits * 0.999 <= 8 * len(data) <= model_bits * 1.002 + 64
+
+
+def _table_as_specified(mean: list[float], scale: list[float], weights: list[float]) -> list[float]:
+    """One mixture's table as docs/format.md specifies it, step by step in Python floats (IEEE doubles)."""
+    table = logistic_table()
+
+    def cdf(e: float, m: float, s: float) -> float:
+        x = max(-32.0, min(32.0, (e - m) / s)) * 64 + 2048
+        j = min(math.floor(x), 4095)
+        return float(table[j]) + (float(table[j + 1]) - float(table[j])) * (x - j)
+
+    out = [0.0] * 256
+    for k, (m, s, w) in enumerate(zip(mean, scale, weights, strict=True)):
+        edges = [0.0] + [cdf(v + 0.5, m, s) for v in range(-128, 127)] + [1.0]
+        for v in range(256):
+            p = max(0.0, edges[v + 1] - edges[v]) * w
+            out[v] = p if k == 0 else out[v] + p
+    return out
+
+
+def test_mixture_tables_are_computed_as_specified() -> None:
+    """The compiled tables equal, bit for bit, the format's recipe done in plain Python floats: no fused
+    multiply-add, no reordering (means anywhere, narrow and wide scales, tails beyond the logistic table)."""
+    g = np.random.default_rng(0)
+    mean = np.round(g.normal(0, 120, (40, 3)) * 2**18) / 2**18
+    mean[0] = [-1e6, 1e6, 127.5]
+    scale = exp2_sixteenths(g.integers(-32, 128, (40, 3)).astype(np.float64))
+    weights = exp2_sixteenths(g.integers(-90, 1, (40, 3)).astype(np.float64))
+    tables = _mixture_tables(mean, scale, weights, logistic_table())
+    for row in range(40):
+        expected = _table_as_specified(*(a[row].tolist() for a in (mean, scale, weights)))
+        assert tables[row].tolist() == expected
+    symbols = g.integers(-128, 128, 40).astype(np.float64)
+    picked = _symbol_probabilities(mean, scale, symbols, logistic_table())
+    for k in range(3):  # a single component's table, at the symbol
+        alone = np.zeros_like(weights)
+        alone[:, k] = 1.0
+        single = _mixture_tables(mean, scale, alone, logistic_table())
+        assert np.array_equal(picked[:, k], single[np.arange(40), symbols.astype(int) + 128])
 
 
 def test_the_logistic_table_is_the_same_everywhere() -> None:
     """The table behind every mixture's probabilities is pinned: a machine that computed another would code
     other files (docs/format.md gives this hash)."""
-    table = _logistic_table()
+    table = logistic_table()
     assert hashlib.sha256(table.astype("<f8").tobytes()).hexdigest() == LOGISTIC_TABLE_SHA256
 
 

@@ -22,7 +22,7 @@ def _int_tensor(*shape: int, seed: int = 1) -> torch.Tensor:
     [
         *[(2, *c, "gaussian") for c in [(1, 1, 0), (2, 1, 0), (3, 1, 0), (1, 4, 0), (2, 4, 0), (1, 1, 2), (2, 1, 1)]],
         (0, 3, 1, 2, "gaussian"),
-        (0, 3, 1, 2, MIXTURE),  # a mixture codes pixels only
+        (0, 1, 1, 2, MIXTURE),  # a mixture codes pixels only, all channels at once
     ],
 )
 def test_flow_decode_inverts_encode(levels: int, chunks: int, phases: int, radius: int, family: str) -> None:
@@ -51,19 +51,20 @@ def test_flow_decode_inverts_encode(levels: int, chunks: int, phases: int, radiu
         coded = [torch.cat(parts) for parts in zip(*(g.in_coding_order() for g in groups), strict=True)]
         asked = 0
 
-        def decode(mean: torch.Tensor, scale: torch.Tensor, log2_weights: torch.Tensor | None) -> torch.Tensor:
+        def decode(mean: torch.Tensor, scale: torch.Tensor, *mixture: torch.Tensor) -> torch.Tensor:
             nonlocal asked
-            shape = mean.shape[:4]
-            part = slice(asked, asked + shape.numel())
-            asked += shape.numel()
-            params = (mean, scale) if log2_weights is None else (mean, scale, log2_weights)
+            shape = mean.shape[:-1] if mixture else mean.shape  # a mixture's parameters have K components
+            rows = shape.numel() // coded[0][0].numel()  # a mixture's coding order has a row per position
+            part = slice(asked, asked + rows)
+            asked += rows
+            params = (mean, scale, *mixture)
             assert len(coded) == 1 + len(params)
             for expected, given in zip(coded[1:], params, strict=True):
                 assert torch.equal(expected[part], given.reshape(expected[part].shape))
             return coded[0][part].reshape(shape)
 
         assert torch.equal(flow.inverse(tuple(x.shape), decode, torch.float64), x)
-        assert asked == coded[0].numel()
+        assert asked == len(coded[0])
 
 
 @pytest.mark.parametrize(
@@ -75,7 +76,9 @@ def test_flow_decode_inverts_encode(levels: int, chunks: int, phases: int, radiu
         {"chunk_hidden": 0},
         {"family": "cauchy"},
         {"family": MIXTURE},  # codes pixels: levels=0 only
-        {"family": MIXTURE, "levels": 0, "mixture_components": 0},
+        {"family": MIXTURE, "levels": 0, "context_radius": 2, "mixture_components": 0},
+        {"family": MIXTURE, "levels": 0},  # no context
+        {"family": MIXTURE, "levels": 0, "context_radius": 2, "prior_chunks": 3},
         {"prior_phases": 2},
         {"hidden": 257},  # beyond the exactness bounds of docs/exactness.md
         {"levels": 6},  # 384 channels in the last masked convolutions
