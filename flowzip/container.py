@@ -16,9 +16,13 @@ from typing import NamedTuple
 from flowzip.errors import FlowzipError
 
 MAGIC = b"FZ"
-FORMAT_VERSION = 5  # what this flowzip writes
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+FORMAT_VERSION = 6  # what this flowzip writes
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 MODEL_ID_BYTES = 4
+# format 6: a shipped model is named by its number here (one byte), any other by OTHER_MODEL then its id. Append
+# only: a number, once given, names that model for ever (tests/test_zoo.py checks every shipped model has one).
+SHIPPED_MODEL_IDS = tuple(bytes.fromhex(h) for h in ("ac451c9d", "c7c8e0d3", "815fd2ca", "9c5beff2", "2b918685"))
+OTHER_MODEL = 255
 MAX_SIDE = 1 << 20  # 1,048,576 pixels
 MAX_PIXELS = 1 << 32
 DEFAULT_MAX_PIXELS = 1 << 28  # the decoder's default limit, like Pillow's decompression-bomb guard
@@ -59,7 +63,7 @@ KINDS = ("image", "array", "array2d")
 _FLAG_ICC = 0x08
 _FLAG_COLOUR_KEY = 0x40  # format 2: a colour key (tRNS transparency) follows the palette field
 _FLAG_TILE_IMPLIED = 0x80  # format 2: no tile-size byte, the tile is the smallest that covers the image
-_FLAG_RESERVED = {1: 0xC0, 2: 0x00, 3: 0x00, 4: 0x00, 5: 0x00}
+_FLAG_RESERVED = {1: 0xC0, 2: 0x00, 3: 0x00, 4: 0x00, 5: 0x00, 6: 0x00}
 COLOUR_KEY_CHANNELS = {"RGB": 3, "L": 1, "1": 1}  # the modes that may have a colour key, and its values
 COLOUR_KEY_MAX = 65535  # PNG's tRNS holds 16-bit values
 MIN_TILE_LOG2, MAX_TILE_LOG2 = 5, 12
@@ -153,7 +157,7 @@ def write_container(header: Header, sections: list[bytes]) -> bytes:
     out = bytearray(MAGIC + bytes([FORMAT_VERSION, flags]))
     out += _varint(header.width) + _varint(header.height)
     if layout.rgb_planes:
-        out += header.model_id + (b"" if tile_implied else bytes([header.tile_log2]))
+        out += _model_field(header.model_id) + (b"" if tile_implied else bytes([header.tile_log2]))
     if header.palette is not None:
         pal = header.palette
         out += bytes([PALETTE_MODES.index(pal.mode)]) + _varint(len(pal.data)) + pal.data
@@ -175,6 +179,13 @@ def write_container(header: Header, sections: list[bytes]) -> bytes:
     for s in sections:
         out += s
     return bytes(out)
+
+
+def _model_field(model_id: bytes) -> bytes:
+    """The header's model field: a shipped model's number, or ``OTHER_MODEL`` and the id."""
+    if model_id in SHIPPED_MODEL_IDS:
+        return bytes([SHIPPED_MODEL_IDS.index(model_id)])
+    return bytes([OTHER_MODEL]) + model_id
 
 
 class _Reader:
@@ -203,6 +214,18 @@ class _Reader:
                     raise FlowzipError(f"{past_end}: {what} {value} exceeds {limit}")
                 return value
         raise FlowzipError(f"corrupt file: {what} is not a valid varint")
+
+
+def _read_model_field(r: _Reader, version: int) -> bytes:
+    """The model id of a header's model field (``_model_field``; before format 6, the id itself)."""
+    if version < 6:
+        return r.take(MODEL_ID_BYTES, "model id")
+    number = r.byte("model number")
+    if number == OTHER_MODEL:
+        return r.take(MODEL_ID_BYTES, "model id")
+    if number >= len(SHIPPED_MODEL_IDS):
+        raise FlowzipError(f"this file needs shipped model number {number}, which this flowzip does not know")
+    return SHIPPED_MODEL_IDS[number]
 
 
 def read_container(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[Header, list[bytes]]:
@@ -234,7 +257,7 @@ def read_container(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> 
     if flags & _FLAG_TILE_IMPLIED and not MODES[mode].rgb_planes:
         raise FlowzipError(f"corrupt file: a {mode} image has no tiles")
     if MODES[mode].rgb_planes:
-        model_id = r.take(MODEL_ID_BYTES, "model id")
+        model_id = _read_model_field(r, version)
         implied = flags & _FLAG_TILE_IMPLIED
         tile_log2 = covering_tile_log2(width, height) if implied else r.byte("tile size")
         if not MIN_TILE_LOG2 <= tile_log2 <= MAX_TILE_LOG2:

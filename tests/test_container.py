@@ -6,20 +6,29 @@ from pathlib import Path
 
 import pytest
 
-from flowzip.container import Header, Palette, covering_tile_log2, read_container, write_container
+from flowzip.container import (
+    MODEL_ID_BYTES,
+    SHIPPED_MODEL_IDS,
+    Header,
+    Palette,
+    covering_tile_log2,
+    read_container,
+    write_container,
+)
 from flowzip.errors import FlowzipError
 
 
-def test_small_image_overhead_is_at_most_16_bytes() -> None:
-    """A 32x32 RGB file: header, model id, checksum and length (everything but the payload) in 16 bytes or fewer.
+def test_small_image_overhead_is_at_most_13_bytes() -> None:
+    """A 32x32 RGB file coded with a shipped model: header, model number, checksum and length (everything but
+    the payload) in 13 bytes or fewer.
 
     The codec gives an image that fits in one tile the smallest tile that covers it, whose size the header
     then leaves out.
     """
-    header = Header(32, 32, "RGB", "image", covering_tile_log2(32, 32), 0xDEADBEEF, b"\x01\x02\x03\x04")
+    header = Header(32, 32, "RGB", "image", covering_tile_log2(32, 32), 0xDEADBEEF, SHIPPED_MODEL_IDS[0])
     payload = bytes(1500)
     data = write_container(header, [payload])
-    assert len(data) - len(payload) <= 16
+    assert len(data) - len(payload) <= 13
     assert read_container(data) == (header, [payload])
 
 
@@ -39,6 +48,18 @@ def test_small_image_overhead_is_at_most_16_bytes() -> None:
 def test_header_round_trip(header: Header) -> None:
     sections = [bytes([i]) * (i + 1) for i in range(header.section_count)]
     assert read_container(write_container(header, sections)) == (header, sections)
+
+
+def test_a_shipped_model_takes_one_byte_of_the_header() -> None:
+    """Format 6 names a shipped model by its number, any other model by a marker and its id: 3 bytes more."""
+    shipped, other = (Header(32, 32, "RGB", "array", 5, 1, model_id) for model_id in (SHIPPED_MODEL_IDS[-1], b"abcd"))
+    short, long = (write_container(h, [b"tile"]) for h in (shipped, other))
+    assert len(long) - len(short) == MODEL_ID_BYTES
+    assert [read_container(d)[0] for d in (short, long)] == [shipped, other]
+    at = len(b"FZ") + 4  # version, flags and one-byte width and height before it
+    unknown = short[:at] + bytes([len(SHIPPED_MODEL_IDS)]) + short[at + 1 :]
+    with pytest.raises(FlowzipError, match=f"shipped model number {len(SHIPPED_MODEL_IDS)}"):
+        read_container(unknown)
 
 
 def test_every_truncation_is_a_clean_error_that_says_so() -> None:

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 import flowzip
-from flowzip.container import read_container
+from flowzip.container import MODEL_ID_BYTES, SHIPPED_MODEL_IDS, read_container
 from flowzip.errors import FlowzipError
 from flowzip.tiles import FLOW, flow_stream
 from flowzip.zoo import (
@@ -55,6 +55,12 @@ def test_every_shipped_model_has_a_card(name: str) -> None:
 def test_the_index_lists_every_shipped_model_with_its_hash() -> None:
     """``flowzip info`` and the decoder find models by the index: it must say what the files hold."""
     assert {n: load_model(n).weights_hash for n in flowzip.shipped_model_names()} == shipped_model_hashes()
+
+
+def test_every_shipped_model_has_a_number_for_the_header() -> None:
+    """Files name a shipped model by its number (format 6): a new shipped model must be appended to the table."""
+    ids = [h[:MODEL_ID_BYTES] for h in shipped_model_hashes().values()]
+    assert sorted(ids) == sorted(SHIPPED_MODEL_IDS)
 
 
 def test_payload_matches_likelihood_on_the_sample() -> None:

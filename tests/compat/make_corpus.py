@@ -6,7 +6,8 @@ Writes tests/compat/v<FORMAT_VERSION>/ and refuses if it exists: every later flo
 the pixels (and transparency) recorded in manifest.json (tests/test_compat.py). v1 was written by this script
 when format 1 was current, without the colour-key cases. RGB data is coded with compat.fzm, a copy of the small
 test model (tests/models/tiny.fzm) kept beside them, so the files depend neither on the shipped models nor on
-later changes to the test model.
+later changes to the test model; from v6 one file (shipped-model.fzi) is coded with a shipped model, whose number
+the header holds (manifest.json names it).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from flowzip.zoo import load_model_file
 from conftest import make_image
 
 HERE = Path(__file__).resolve().parent / f"v{FORMAT_VERSION}"
+SHIPPED_MODEL = "cifar10"
 
 
 def _with_transparency(image: Image.Image, transparency: object) -> Image.Image:
@@ -77,17 +79,26 @@ def main() -> None:
         data = flowzip.compress(image, model=model, tile_size=tile, tools=tools)
         (HERE / name).write_bytes(data)
         out = flowzip.decompress(data, model=model)
-        pixels = np.asarray(out)
-        manifest[name] = {
-            "type": "array" if isinstance(out, np.ndarray) else f"image {out.mode}",
-            "shape": list(pixels.shape),
-            "sha256": hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest(),
-            "palette_sha256": hashlib.sha256(bytes(out.getpalette() or [])).hexdigest()
-            if not isinstance(out, np.ndarray)
-            else None,
-            "transparency": None if isinstance(out, np.ndarray) else _json(out.info.get("transparency")),
-        }
+        manifest[name] = _entry(out)
+    # from format 6: a shipped model named by its number (shipped models never change, so the file stays valid)
+    data = flowzip.compress(make_image("photo", 16, 16, seed=7), model=SHIPPED_MODEL, tools=("flow",))
+    (HERE / "shipped-model.fzi").write_bytes(data)
+    manifest["shipped-model.fzi"] = {**_entry(flowzip.decompress(data)), "model": SHIPPED_MODEL}
     (HERE / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+def _entry(out: Image.Image | np.ndarray) -> dict:
+    """What a file must decode to: its type, shape, pixels' and palette's hashes and transparency."""
+    pixels = np.asarray(out)
+    return {
+        "type": "array" if isinstance(out, np.ndarray) else f"image {out.mode}",
+        "shape": list(pixels.shape),
+        "sha256": hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest(),
+        "palette_sha256": hashlib.sha256(bytes(out.getpalette() or [])).hexdigest()
+        if not isinstance(out, np.ndarray)
+        else None,
+        "transparency": None if isinstance(out, np.ndarray) else _json(out.info.get("transparency")),
+    }
 
 
 def _json(value: object) -> object:
