@@ -11,20 +11,29 @@ the same parameters bit for bit.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowzip.exact import (
+    ACT_BITS,
+    ACT_LIMIT,
+    LATENT_INPUT_SHIFT,
     FixedPointConv2d,
     FixedPointLinear,
     activation,
     latent_to_activation,
     requantize,
 )
+from flowzip.jit import njit
 from flowzip.nets import OUTPUT_SCALE
+
+_ACT_SCALE = float(2**ACT_BITS)
+_INPUT_SCALE = 2.0**-LATENT_INPUT_SHIFT
 
 
 def causal_mask(channels: int, radius: int) -> Tensor:
@@ -50,6 +59,77 @@ class _Weights(NamedTuple):
     neighbours: tuple[Tensor, Tensor]
     blocks: list[tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]]
     out: tuple[Tensor, Tensor]
+
+
+class _CompiledWeights(NamedTuple):
+    """The fixed-point weights in float64 numpy arrays, each layer's transposed to (inputs, outputs), for the
+    decoder's compiled loop (``CausalContext.decoding_weights``)."""
+
+    neighbours: np.ndarray
+    neighbours_bias: np.ndarray
+    blocks: np.ndarray  # (blocks, 2, hidden, hidden)
+    blocks_bias: np.ndarray  # (blocks, 2, hidden)
+    out: np.ndarray
+    out_bias: np.ndarray
+
+
+@njit(nogil=True)
+def _activation(h: np.ndarray) -> None:
+    """``exact.activation`` in place: ReLU, onto the activation grid, within its bound."""
+    for q in range(len(h)):
+        h[q] = min(math.floor(max(h[q], 0.0) * _ACT_SCALE + 0.5) / _ACT_SCALE, ACT_LIMIT)
+
+
+@njit(nogil=True)
+def _affine(out: np.ndarray, x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> None:
+    """``out = x weight + bias`` (weight (inputs, outputs)): every product and sum exact, so in any order; the
+    inner loop runs along contiguous outputs."""
+    out[:] = bias
+    for k in range(len(x)):
+        if x[k] != 0.0:
+            for q in range(len(out)):
+                out[q] += weight[k, q] * x[k]
+
+
+@njit(nogil=True)
+def _context_at(
+    padded: np.ndarray,
+    features: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    radius: int,
+    w: _CompiledWeights,
+) -> np.ndarray:
+    """``CausalContext.forward`` at the positions (rows, cols) of each image, from ``padded`` (N, C, H + radius,
+    W + 2 radius) and ``features`` (N, H, W, hidden) (or an empty array): (N, outputs, L). Exact fixed point,
+    as the layers compute it (``flowzip.exact``), so the same numbers bit for bit."""
+    n, channels = padded.shape[:2]
+    hidden, outputs, span = len(w.neighbours_bias), len(w.out_bias), 2 * radius + 1
+    result = np.empty((n, outputs, len(rows)))
+    window = np.empty(channels * (radius + 1) * span)
+    h, t, u, o = np.empty(hidden), np.empty(hidden), np.empty(hidden), np.empty(outputs)
+    for b in range(n):
+        for p in range(len(rows)):
+            k = 0
+            for c in range(channels):
+                for di in range(radius + 1):
+                    for dj in range(span):
+                        z = padded[b, c, rows[p] + di, cols[p] + dj] * _INPUT_SCALE
+                        window[k] = min(max(z, -ACT_LIMIT), ACT_LIMIT)
+                        k += 1
+            _affine(h, window, w.neighbours, w.neighbours_bias)
+            if features.size:
+                h += features[b, rows[p], cols[p]]
+            _activation(h)
+            for block in range(len(w.blocks)):
+                _affine(t, h, w.blocks[block, 0], w.blocks_bias[block, 0])
+                _activation(t)
+                _affine(u, t, w.blocks[block, 1], w.blocks_bias[block, 1])
+                for q in range(hidden):  # exact.requantize(h + u)
+                    h[q] = min(max(math.floor((h[q] + u[q]) * _ACT_SCALE + 0.5) / _ACT_SCALE, -ACT_LIMIT), ACT_LIMIT)
+            _affine(o, h, w.out, w.out_bias)
+            result[b, :, p] = o * OUTPUT_SCALE
+    return result
 
 
 class CausalContext(nn.Module):
@@ -114,14 +194,29 @@ class CausalContext(nn.Module):
             h = h + features
         return self._head(h, weights).permute(0, 3, 1, 2)
 
-    def at(self, padded: Tensor, features: Tensor | None, weights: _Weights, rows: Tensor, cols: Tensor) -> Tensor:
-        """The corrections (N, outputs, L) at the L positions (rows, cols) of the tensor, given ``padded`` (``pad`` of
-        it) with every position before each of them decoded; later positions are not read."""
-        offsets = torch.arange(2 * self.radius + 1)
-        i = (rows[:, None] + offsets[: self.radius + 1])[:, :, None]  # (L, radius + 1, 1)
-        j = (cols[:, None] + offsets)[:, None, :]  # (L, 1, 2 radius + 1)
-        windows = padded[:, :, i, j].transpose(1, 2)  # (N, L, C, radius + 1, 2 radius + 1)
-        h = F.linear(latent_to_activation(windows).flatten(2), *weights.neighbours)
-        if features is not None:
-            h = h + features[:, rows, cols]
-        return self._head(h, weights).transpose(1, 2)
+    def decoding_weights(self) -> _CompiledWeights:
+        """The fixed-point weights for ``at``, once per decode."""
+        weights = self.fixed_weights(torch.float64)
+
+        def transposed(*layers: tuple[Tensor, Tensor]) -> tuple[np.ndarray, np.ndarray]:
+            w = torch.stack([weight.T for weight, _ in layers]).contiguous().numpy()
+            return w, torch.stack([bias for _, bias in layers]).numpy()
+
+        hidden = len(weights.neighbours[1])
+        blocks = [transposed(a, b) for a, b in weights.blocks]
+        return _CompiledWeights(
+            *(a[0] for a in transposed(weights.neighbours)),
+            np.stack([w for w, _ in blocks]) if blocks else np.zeros((0, 2, hidden, hidden)),
+            np.stack([b for _, b in blocks]) if blocks else np.zeros((0, 2, hidden)),
+            *(a[0] for a in transposed(weights.out)),
+        )
+
+    def at(
+        self, padded: Tensor, features: Tensor | None, weights: _CompiledWeights, rows: Tensor, cols: Tensor
+    ) -> Tensor:
+        """The corrections (N, outputs, L) at the L positions (rows, cols) of the tensor, given ``padded`` (``pad``
+        of it, float64) with every position before each of them decoded; later positions are not read. A
+        compiled loop, equal bit for bit to ``forward`` (tests/test_flow.py)."""
+        known = np.zeros((0, 0, 0, 0)) if features is None else np.ascontiguousarray(features.numpy())
+        out = _context_at(padded.numpy(), known, rows.numpy(), cols.numpy(), self.radius, weights)
+        return torch.from_numpy(out)

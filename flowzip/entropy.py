@@ -141,16 +141,23 @@ def _mixture_tables(mean: np.ndarray, scale: np.ndarray, weights: np.ndarray, lo
 
 
 @njit(nogil=True)
-def _symbol_probabilities(mean: np.ndarray, scale: np.ndarray, symbols: np.ndarray, logistic: np.ndarray) -> np.ndarray:
-    """P_k(symbol) (M, K) of each row's symbol under each component: the very numbers ``_mixture_tables`` used."""
+def _posterior_weights(
+    weights: np.ndarray, mean: np.ndarray, scale: np.ndarray, symbols: np.ndarray, logistic: np.ndarray
+) -> np.ndarray:
+    """The weights (M, K) after a channel: each times the probability its component gave the row's symbol (the
+    very number ``_mixture_tables`` used), divided by the largest product; as they were where all are 0."""
     rows, components = mean.shape
     out = np.empty((rows, components))
     for m in range(rows):
+        v = symbols[m] - _FIRST
+        top = 0.0
         for k in range(components):
-            v = symbols[m] - _FIRST
             below = logistic_cdf((_FIRST + v - 0.5 - mean[m, k]) / scale[m, k], logistic) if v > 0 else 0.0
             above = logistic_cdf((_FIRST + v + 0.5 - mean[m, k]) / scale[m, k], logistic) if v < 255 else 1.0
-            out[m, k] = max(above - below, 0.0)
+            out[m, k] = weights[m, k] * max(above - below, 0.0)
+            top = max(top, out[m, k])
+        for k in range(components):
+            out[m, k] = out[m, k] / top if top > 0.0 else weights[m, k]
     return out
 
 
@@ -177,9 +184,7 @@ def code_mixture(
     for c in range(mean.shape[1]):
         means, scales = np.ascontiguousarray(coupled_means(mean, coupling, symbols, c)), scale[:, c].copy()
         symbols[:, c] = code(c, _mixture_tables(means, scales, weights, logistic))
-        posterior = weights * _symbol_probabilities(means, scales, symbols[:, c].copy(), logistic)
-        top = posterior.max(axis=1, keepdims=True)
-        weights = np.where(top > 0, posterior / np.where(top > 0, top, 1.0), weights)
+        weights = _posterior_weights(weights, means, scales, symbols[:, c].copy(), logistic)
     return symbols
 
 

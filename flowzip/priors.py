@@ -276,7 +276,7 @@ def _decode_positionwise(
     n, _, height, width = raw.shape
     padded = context.pad(raw.new_zeros(n, channels, height, width))
     features = context.known_features(known)
-    weights = context.fixed_weights(raw.dtype)
+    weights = context.decoding_weights()
     r = context.radius
     for front in wavefronts(height, width, r):
         rows, cols = front // width, front % width

@@ -16,7 +16,7 @@ from flowzip.entropy import (
     LatentDecoder,
     LatentGroup,
     _mixture_tables,
-    _symbol_probabilities,
+    _posterior_weights,
     coupled_means,
     encode_latents,
 )
@@ -136,12 +136,16 @@ def test_mixture_tables_are_computed_as_specified() -> None:
         expected = _table_as_specified(*(a[row].tolist() for a in (mean, scale, weights)))
         assert tables[row].tolist() == expected
     symbols = g.integers(-128, 128, 40).astype(np.float64)
-    picked = _symbol_probabilities(mean, scale, symbols, logistic_table())
-    for k in range(3):  # a single component's table, at the symbol
+    products = np.zeros_like(weights)
+    for k in range(3):  # each component's probability of the symbol, from its table alone
         alone = np.zeros_like(weights)
         alone[:, k] = 1.0
         single = _mixture_tables(mean, scale, alone, logistic_table())
-        assert np.array_equal(picked[:, k], single[np.arange(40), symbols.astype(int) + 128])
+        products[:, k] = weights[:, k] * single[np.arange(40), symbols.astype(int) + 128]
+    top = products.max(axis=1, keepdims=True)
+    expected = np.where(top > 0, products / np.where(top > 0, top, 1), weights)
+    assert np.array_equal(_posterior_weights(weights, mean, scale, symbols, logistic_table()), expected)
+    assert (top[:, 0] == 0).any() and (top[:, 0] > 0).any()  # both cases happen
 
 
 def test_the_logistic_table_is_the_same_everywhere() -> None:
