@@ -6,9 +6,9 @@ run at 0.1-1 M/s (the project brief's measurements on this machine kind). So a f
 single Gaussian or Laplace each, chosen per model (``FlowConfig.family``; the measurement behind the default is
 in ``models/README.md``; ``flowzip.config.FAMILIES`` lists them). Pixels, 256 values, can afford a table per
 symbol: a model with no flow levels may give each pixel a joint mixture of logistics over its channels
-(``PixelPrior``), whose tables ``flowzip.entropy`` computes exactly and constriction's ``Categorical`` codes. Training minimises the very code length the coder
-pays: the probability of the integer bin ``[z - 1/2, z + 1/2]`` under the same parameters that the coder
-receives, capped at the coder's 24-bit floor.
+(``PixelPrior``), whose tables ``flowzip.entropy`` computes exactly and constriction's ``Categorical`` codes.
+Training minimises the very code length the coder pays: the probability of the integer bin ``[z - 1/2, z + 1/2]``
+under the same parameters that the coder receives, capped at the coder's 24-bit floor.
 """
 
 from __future__ import annotations
