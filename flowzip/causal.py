@@ -75,20 +75,29 @@ class _CompiledWeights(NamedTuple):
 
 @njit(nogil=True)
 def _activation(h: np.ndarray) -> None:
-    """``exact.activation`` in place: ReLU, onto the activation grid, within its bound."""
-    for q in range(len(h)):
-        h[q] = min(math.floor(max(h[q], 0.0) * _ACT_SCALE + 0.5) / _ACT_SCALE, ACT_LIMIT)
+    """``exact.activation`` in place on (M, hidden): ReLU, onto the activation grid, within its bound."""
+    for i in range(h.shape[0]):
+        for q in range(h.shape[1]):
+            h[i, q] = min(math.floor(max(h[i, q], 0.0) * _ACT_SCALE + 0.5) / _ACT_SCALE, ACT_LIMIT)
 
 
 @njit(nogil=True)
-def _affine(out: np.ndarray, x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> None:
-    """``out = x weight + bias`` (weight (inputs, outputs)): every product and sum exact, so in any order; the
-    inner loop runs along contiguous outputs."""
-    out[:] = bias
-    for k in range(len(x)):
-        if x[k] != 0.0:
-            for q in range(len(out)):
-                out[q] += weight[k, q] * x[k]
+def _affine(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``x weight + bias`` for x (M, inputs), weight (inputs, outputs): every product and sum exact, so in any
+    order. Each weight row is read once for all M rows (the positions of a wavefront), and the inner loop runs
+    along contiguous outputs."""
+    m, outputs = x.shape[0], len(bias)
+    out = np.empty((m, outputs))
+    for i in range(m):
+        out[i] = bias
+    for k in range(x.shape[1]):
+        row = weight[k]
+        for i in range(m):
+            v = x[i, k]
+            if v != 0.0:
+                for q in range(outputs):
+                    out[i, q] += row[q] * v
+    return out
 
 
 @njit(nogil=True)
@@ -104,31 +113,36 @@ def _context_at(
     W + 2 radius) and ``features`` (N, H, W, hidden) (or an empty array): (N, outputs, L). Exact fixed point,
     as the layers compute it (``flowzip.exact``), so the same numbers bit for bit."""
     n, channels = padded.shape[:2]
-    hidden, outputs, span = len(w.neighbours_bias), len(w.out_bias), 2 * radius + 1
-    result = np.empty((n, outputs, len(rows)))
-    window = np.empty(channels * (radius + 1) * span)
-    h, t, u, o = np.empty(hidden), np.empty(hidden), np.empty(hidden), np.empty(outputs)
+    count, span = len(rows), 2 * radius + 1
+    window = np.empty((n * count, channels * (radius + 1) * span))
     for b in range(n):
-        for p in range(len(rows)):
+        for p in range(count):
             k = 0
             for c in range(channels):
                 for di in range(radius + 1):
                     for dj in range(span):
                         z = padded[b, c, rows[p] + di, cols[p] + dj] * _INPUT_SCALE
-                        window[k] = min(max(z, -ACT_LIMIT), ACT_LIMIT)
+                        window[b * count + p, k] = min(max(z, -ACT_LIMIT), ACT_LIMIT)
                         k += 1
-            _affine(h, window, w.neighbours, w.neighbours_bias)
-            if features.size:
-                h += features[b, rows[p], cols[p]]
-            _activation(h)
-            for block in range(len(w.blocks)):
-                _affine(t, h, w.blocks[block, 0], w.blocks_bias[block, 0])
-                _activation(t)
-                _affine(u, t, w.blocks[block, 1], w.blocks_bias[block, 1])
-                for q in range(hidden):  # exact.requantize(h + u)
-                    h[q] = min(max(math.floor((h[q] + u[q]) * _ACT_SCALE + 0.5) / _ACT_SCALE, -ACT_LIMIT), ACT_LIMIT)
-            _affine(o, h, w.out, w.out_bias)
-            result[b, :, p] = o * OUTPUT_SCALE
+    h = _affine(window, w.neighbours, w.neighbours_bias)
+    if features.size:
+        for b in range(n):
+            for p in range(count):
+                h[b * count + p] += features[b, rows[p], cols[p]]
+    _activation(h)
+    for block in range(len(w.blocks)):
+        t = _affine(h, w.blocks[block, 0], w.blocks_bias[block, 0])
+        _activation(t)
+        u = _affine(t, w.blocks[block, 1], w.blocks_bias[block, 1])
+        for i in range(h.shape[0]):  # exact.requantize(h + u)
+            for q in range(h.shape[1]):
+                h[i, q] = min(
+                    max(math.floor((h[i, q] + u[i, q]) * _ACT_SCALE + 0.5) / _ACT_SCALE, -ACT_LIMIT), ACT_LIMIT
+                )
+    o = _affine(h, w.out, w.out_bias) * OUTPUT_SCALE
+    result = np.empty((n, len(w.out_bias), count))
+    for b in range(n):
+        result[b] = o[b * count : (b + 1) * count].T
     return result
 
 
@@ -212,11 +226,15 @@ class CausalContext(nn.Module):
         )
 
     def at(
-        self, padded: Tensor, features: Tensor | None, weights: _CompiledWeights, rows: Tensor, cols: Tensor
-    ) -> Tensor:
+        self,
+        padded: np.ndarray,
+        features: Tensor | None,
+        weights: _CompiledWeights,
+        rows: np.ndarray,
+        cols: np.ndarray,
+    ) -> np.ndarray:
         """The corrections (N, outputs, L) at the L positions (rows, cols) of the tensor, given ``padded`` (``pad``
         of it, float64) with every position before each of them decoded; later positions are not read. A
         compiled loop, equal bit for bit to ``forward`` (tests/test_flow.py)."""
         known = np.zeros((0, 0, 0, 0)) if features is None else np.ascontiguousarray(features.numpy())
-        out = _context_at(padded.numpy(), known, rows.numpy(), cols.numpy(), self.radius, weights)
-        return torch.from_numpy(out)
+        return _context_at(padded, known, rows, cols, self.radius, weights)

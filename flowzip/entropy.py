@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ import torch
 from torch import Tensor
 
 from flowzip.errors import FlowzipError
-from flowzip.exact import exp2_sixteenths, logistic_cdf, logistic_table, round_half_up
+from flowzip.exact import LOGISTIC_TABLE_LIMIT, exp2_sixteenths, logistic_cdf, logistic_table, round_half_up
 from flowzip.jit import njit
 
 
@@ -126,17 +127,28 @@ def coupled_means(mean: Any, coupling: Any, symbols: Any, channel: int) -> Any:
 def _mixture_tables(mean: np.ndarray, scale: np.ndarray, weights: np.ndarray, logistic: np.ndarray) -> np.ndarray:
     """The table (M, 256) of each of M mixtures of discretized logistics (parameters (M, K)) over
     ``MIXTURE_SYMBOLS``: sum_k weights_k P_k(v) from k = 0 up, with P_k(v) = max(0, F_k(v + 1/2) - F_k(v - 1/2)),
-    F_k(e) = ``logistic_cdf((e - mean_k) / scale_k)``, 0 below the first edge and 1 above the last."""
+    F_k(e) = ``logistic_cdf((e - mean_k) / scale_k)``, 0 below the first edge and 1 above the last.
+
+    Where both edges of a bin lie 2 levels or more beyond the logistic table's reach, ``logistic_cdf`` gives
+    both the same end value, so P_k is exactly 0 there: only the bins near the mean and the two end bins are
+    computed, and the sums are the same numbers as if every bin were."""
     rows, components = mean.shape
-    out = np.empty((rows, 256))
+    out = np.zeros((rows, 256))
     for m in range(rows):
         for k in range(components):
-            below = 0.0
-            for v in range(256):
-                above = logistic_cdf((_FIRST + v + 0.5 - mean[m, k]) / scale[m, k], logistic) if v < 255 else 1.0
-                p = max(above - below, 0.0) * weights[m, k]
-                out[m, v] = p if k == 0 else out[m, v] + p
+            mu, s, w = mean[m, k], scale[m, k], weights[m, k]
+            reach = LOGISTIC_TABLE_LIMIT * s
+            first = min(max(math.floor(mu - reach - _FIRST - 0.5) - 1, 0), 255)
+            last = min(max(math.ceil(mu + reach - _FIRST + 0.5) + 1, first), 255)
+            below = logistic_cdf((_FIRST + first - 0.5 - mu) / s, logistic) if first > 0 else 0.0
+            for v in range(first, last + 1):
+                above = logistic_cdf((_FIRST + v + 0.5 - mu) / s, logistic) if v < 255 else 1.0
+                out[m, v] += max(above - below, 0.0) * w
                 below = above
+            if first > 0:
+                out[m, 0] += max(logistic_cdf((_FIRST + 0.5 - mu) / s, logistic), 0.0) * w
+            if last < 255:
+                out[m, 255] += max(1.0 - logistic_cdf((_FIRST + 254.5 - mu) / s, logistic), 0.0) * w
     return out
 
 

@@ -68,10 +68,17 @@ INITIAL_LOG2_SCALE = 4  # a network output of 0 means scale 16: a sensible start
 # Coder scales are 2**(q/16) for integer q in [SCALE_INDEX_MIN, SCALE_INDEX_MAX]: 0.25 ... 256.
 SCALE_INDEX_MIN = -32
 SCALE_INDEX_MAX = 128
-_SCALE_TABLE = torch.tensor(
-    [math.ldexp(_POW2_SIXTEENTHS[q % 16], q // 16) for q in range(SCALE_INDEX_MIN, SCALE_INDEX_MAX + 1)],
-    dtype=torch.float64,
-)
+
+
+def exp2_sixteenths(index: np.ndarray) -> np.ndarray:
+    """``2**(index / 16)`` for integer ``index`` (float64 array): exact table entries scaled by ``ldexp``."""
+    index = index.astype(np.int64)
+    return np.ldexp(np.array(_POW2_SIXTEENTHS)[index % 16], index // 16)
+
+
+# the coder scales by index - SCALE_INDEX_MIN, for the compiled decoder (numpy) and the layers (torch)
+SCALE_TABLE = exp2_sixteenths(np.arange(SCALE_INDEX_MIN, SCALE_INDEX_MAX + 1))
+_SCALE_TABLE = torch.from_numpy(SCALE_TABLE)
 
 
 _fixed_point = True  # False only inside float_twin()
@@ -275,12 +282,6 @@ def scale_from_index(raw: Tensor) -> tuple[Tensor, Tensor]:
         smooth = torch.exp2(index / 16.0)
         return index, smooth + (exact - smooth).detach()
     return index, exact
-
-
-def exp2_sixteenths(index: np.ndarray) -> np.ndarray:
-    """``2**(index / 16)`` for integer ``index`` (float64 array): exact table entries scaled by ``ldexp``."""
-    index = index.astype(np.int64)
-    return np.ldexp(np.array(_POW2_SIXTEENTHS)[index % 16], index // 16)
 
 
 LOGISTIC_TABLE_STEP = 64  # the logistic table holds sigma(k / 64) ...

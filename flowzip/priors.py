@@ -17,13 +17,25 @@ import itertools
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowzip.causal import CausalContext, ContextSettings
 from flowzip.entropy import MIXTURE_SYMBOLS, GroupDecoder, LatentGroup, coupled_means, wavefronts
-from flowzip.exact import ACT_BITS, LATENT_LIMIT, WEIGHT_BITS, scale_from_index, to_grid
+from flowzip.exact import (
+    ACT_BITS,
+    INITIAL_LOG2_SCALE,
+    LATENT_LIMIT,
+    SCALE_INDEX_MAX,
+    SCALE_INDEX_MIN,
+    SCALE_TABLE,
+    WEIGHT_BITS,
+    scale_from_index,
+    to_grid,
+)
+from flowzip.jit import njit
 from flowzip.layers import Squeeze
 from flowzip.nets import OUTPUT_SCALE, ResidualConvNet
 
@@ -274,15 +286,15 @@ def _decode_positionwise(
     position's raw coder parameters corrected by ``context`` from the positions decoded before: the inverse of a
     group with a ``context_radius``."""
     n, _, height, width = raw.shape
-    padded = context.pad(raw.new_zeros(n, channels, height, width))
+    padded = context.pad(raw.new_zeros(n, channels, height, width)).numpy()  # numpy inside the loop: fewer calls
     features = context.known_features(known)
     weights = context.decoding_weights()
-    r = context.radius
+    r, base = context.radius, raw.numpy()
     for front in wavefronts(height, width, r):
-        rows, cols = front // width, front % width
-        position_raw = raw[:, :, rows, cols] + context.at(padded, features, weights, rows, cols)
-        padded[:, :, rows + r, cols + r] = decode(position_raw)
-    return padded[:, :, r:, r : r + width]
+        rows, cols = np.divmod(front.numpy(), width)
+        position_raw = base[:, :, rows, cols] + context.at(padded, features, weights, rows, cols)
+        padded[:, :, rows + r, cols + r] = decode(torch.from_numpy(position_raw)).numpy()
+    return torch.from_numpy(padded[:, :, r:, r : r + width])
 
 
 class FactorOutPrior(nn.Module):
@@ -346,6 +358,34 @@ COUPLING_BITS = 8  # the coupling of a channel to those before it: multiples of 
 COUPLING_LIMIT = 2.0  # ... within ±2, so coupled means stay exact in float64 (docs/exactness.md)
 
 
+_RAW_GRID = float(2 ** (WEIGHT_BITS + ACT_BITS))
+_COUPLING_GRID = float(2**COUPLING_BITS)
+
+
+@njit(nogil=True)
+def _mixture_parameters(
+    raw: np.ndarray, channels: int, components: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``PixelPrior.coder_params`` compiled, for the decoder's wavefronts: network outputs (M, P K) -> means
+    and scales (M, C, K), log2-weights (M, K) and couplings (M, C (C - 1) / 2, K). The same operations on the
+    same exact numbers, so the same values bit for bit (tests/test_flow.py compares them)."""
+    m, pairs = raw.shape[0], channels * (channels - 1) // 2
+    mean, scale = np.empty((m, channels, components)), np.empty((m, channels, components))
+    log2_weights, coupling = np.empty((m, components)), np.empty((m, pairs, components))
+    r = (np.floor(raw * _RAW_GRID + 0.5) / _RAW_GRID).reshape(m, -1, components)  # (M, P, K)
+    for i in range(m):
+        for k in range(components):
+            log2_weights[i, k] = math.floor(r[i, 0, k] * (16.0 / OUTPUT_SCALE) + 0.5) / 16.0
+            for c in range(channels):
+                mean[i, c, k] = min(max(r[i, 1 + c, k], -LATENT_LIMIT), LATENT_LIMIT)
+                q = math.floor(r[i, 1 + channels + c, k] * (16.0 / OUTPUT_SCALE) + 0.5) + 16 * INITIAL_LOG2_SCALE
+                scale[i, c, k] = SCALE_TABLE[int(min(max(q, SCALE_INDEX_MIN), SCALE_INDEX_MAX)) - SCALE_INDEX_MIN]
+            for c in range(pairs):
+                u = math.floor(r[i, 1 + 2 * channels + c, k] / OUTPUT_SCALE * _COUPLING_GRID + 0.5) / _COUPLING_GRID
+                coupling[i, c, k] = min(max(u, -COUPLING_LIMIT), COUPLING_LIMIT)
+    return mean, scale, log2_weights, coupling
+
+
 class PixelPrior(nn.Module):
     """p(x) of pixels (N, C, H, W) (minus ``flow.PIXEL_OFFSET``) with no flow: position by position in
     wavefronts, each position's C channels under a joint mixture of K discretized logistics (PixelCNN++), whose
@@ -389,8 +429,10 @@ class PixelPrior(nn.Module):
         n, c, h, w = shape
 
         def decode(raw: Tensor) -> Tensor:  # (N, P K, L) -> (N, C, L)
-            params = self.coder_params(raw[..., None])  # positions first: (L, N, ...) as in_coding_order
-            mean, scale, log2_weights, coupling = (p[..., 0, :].movedim(-2, 0) for p in params)
+            front = raw.shape[2]  # positions first, as in_coding_order: (L N, P K)
+            flat = np.ascontiguousarray(raw.permute(2, 0, 1).reshape(front * n, -1).numpy())
+            params = _mixture_parameters(flat, c, self.components)
+            mean, scale, log2_weights, coupling = (torch.from_numpy(p).unflatten(0, (front, n)) for p in params)
             return decoder(mean, scale, log2_weights, coupling).permute(1, 2, 0)
 
         raw = (self.raw.to(dtype) * OUTPUT_SCALE).expand(n, -1, h, w)

@@ -25,11 +25,14 @@ def _int_tensor(*shape: int, seed: int = 1) -> torch.Tensor:
         (0, 1, 1, 2, MIXTURE),  # a mixture codes pixels only, all channels at once
     ],
 )
-def test_flow_decode_inverts_encode(levels: int, chunks: int, phases: int, radius: int, family: str) -> None:
+@pytest.mark.parametrize("images", [1, 2])
+def test_flow_decode_inverts_encode(
+    levels: int, chunks: int, phases: int, radius: int, family: str, images: int
+) -> None:
     """Decoding asks for the latents in the coder's order with the same parameters: no prior sees a latent
     decoded after it (12x20 pixels give odd latent sizes at the second level, where phases differ in size; a
     causal context asks position by position; with no levels, the top prior codes the pixels, with a single
-    distribution or a mixture)."""
+    distribution or a mixture; one image, as the codec asks, and a batch)."""
     config = FlowConfig(
         family=family,
         mixture_components=3,
@@ -42,7 +45,7 @@ def test_flow_decode_inverts_encode(levels: int, chunks: int, phases: int, radiu
         context_radius=radius,
     )
     flow = random_flow(config)
-    x = _int_tensor(2, 3, 12, 20)
+    x = _int_tensor(images, 3, 12, 20)
     with torch.no_grad():
         groups = flow(x)
         # the factored-out groups and the top, each in chunks and phases
