@@ -17,6 +17,9 @@ python benchmarks/crops.py "$data/dev/cbsd68" --size 32 --per-image 16 --out run
 python benchmarks/synthetic.py --out runs/synthetic                    # drawings, text, charts, palettes
 
 flowzip bench "$data/dev/cbsd68" --compare png,webp,jpegls,jxl,jxl-e9 --json "$out/cbsd68.json" -f | tee "$out/cbsd68.md"
+for set in set5 set14; do
+    flowzip bench "$data/dev/$set" --compare png,webp,jpegls,jxl,jxl-e9 --json "$out/$set.json" -f | tee "$out/$set.md"
+done
 flowzip bench runs/cbsd68-crops32.npy --compare png,webp,jpegls,jxl --json "$out/cbsd68-crops32.json" -f \
     | tee "$out/cbsd68-crops32.md"
 flowzip bench runs/cifar10/test.npy --compare png,webp,jxl --json "$out/cifar10.json" -f \
