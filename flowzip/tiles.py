@@ -4,10 +4,10 @@ The flow is for photographs; the classical coder (``flowzip.planes.encode_rgb``:
 LZMA2 or a context coder) for drawings, text and few colours, where the flow's confident predictions fail at
 every sharp edge; raw bytes for noise. Every tool is tried on every tile and the shortest section kept, so no
 tile costs more than the best of them, but the flow is skipped where the classical coder already needs almost
-nothing. When the flow loses tiles, the classical coder is also tried on the whole image at once, where LZMA2
-finds repeats across tiles. Each flow tile is padded at its bottom and right edges (by repeating edge pixels)
-to a multiple of the model's stride and cropped back after decoding. Tiles are independent, so they are coded
-on several threads at once, and the bytes do not depend on how many. PyTorch is needed only here;
+nothing. When the flow loses tiles, the classical coder is also tried on the whole image at once (up to 4 MP),
+where LZMA2 finds repeats across tiles. Each flow tile is padded at its bottom and right edges (by repeating
+edge pixels) to a multiple of the model's stride and cropped back after decoding. Tiles are independent, so they
+are coded on several threads at once, and the bytes do not depend on how many. PyTorch is needed only here;
 ``flowzip.codec`` imports this module only for images with RGB.
 """
 
@@ -30,6 +30,9 @@ from flowzip.zoo import Model
 Progress = Callable[[int, int], None]  # called with (tiles done, tiles in all) after each flow tile
 RAW, FLOW, CLASSICAL = (bytes([TILE_TOOLS.index(tool)]) for tool in ("raw", "flow", "classical"))
 FLOW_SKIP_BITS = 0.25  # the flow is not tried on a tile the classical coder codes in this many bits/subpixel
+# The classical coder's try on the whole image, for images up to this size: on 1.6 and 6.3 MP mosaics of photos
+# it saved no byte and took 35-42 % of the encode time (benchmarks/whole_image_try.py); on small photos it pays.
+WHOLE_IMAGE_MAX_PIXELS = 1 << 22
 _Item = TypeVar("_Item")
 _Out = TypeVar("_Out")
 
@@ -116,7 +119,12 @@ def encode_tiles(
     grid = tile_grid(*rgb.shape[:2], 1 << tile_log2)
     tiles = [rgb[rows, cols] for rows, cols in grid]
     whole_log2 = covering_tile_log2(rgb.shape[1], rgb.shape[0])
-    may_try_whole = "classical" in tools and len(tiles) > 1 and whole_log2 <= MAX_TILE_LOG2
+    may_try_whole = (
+        "classical" in tools
+        and len(tiles) > 1
+        and whole_log2 <= MAX_TILE_LOG2
+        and rgb.shape[0] * rgb.shape[1] <= WHOLE_IMAGE_MAX_PIXELS
+    )
     beside = ThreadPoolExecutor(1, thread_name_prefix="flowzip-whole") if may_try_whole and jobs > 1 else None
     try:
         whole = beside.submit(encode_rgb, rgb) if beside else None

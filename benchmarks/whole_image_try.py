@@ -1,0 +1,59 @@
+"""What the classical coder's try on the whole image costs and saves on large photos.
+
+    python benchmarks/whole_image_try.py [--sizes 1.5,6] [--model photo]
+
+Where the flow loses a tile, the encoder also codes the whole image with the classical coder (one core's work,
+beside the tiles) and keeps that if it is shorter (``flowzip.tiles``). For each of the speed benchmark's mosaics of
+training photos (``benchmarks/speed.py``), this compresses on all cores with the try (as shipped) and without it
+(``tiles.WHOLE_IMAGE_MAX_PIXELS = 0``), checks that both files decode to the image, and prints bytes, bits per
+subpixel and encode seconds of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from speed import GRIDS, mosaic
+
+import flowzip
+from flowzip import tiles
+from flowzip.zoo import load_model
+
+
+def code(image: np.ndarray, model: str, limit: int) -> tuple[int, float]:
+    """(file bytes, encode seconds) with ``WHOLE_IMAGE_MAX_PIXELS = limit``; the decode is checked."""
+    shipped, tiles.WHOLE_IMAGE_MAX_PIXELS = tiles.WHOLE_IMAGE_MAX_PIXELS, limit
+    try:
+        start = time.perf_counter()
+        data = flowzip.compress(image, model=model)
+        seconds = time.perf_counter() - start
+    finally:
+        tiles.WHOLE_IMAGE_MAX_PIXELS = shipped
+    assert np.array_equal(flowzip.decompress(data, model=model), image)
+    return len(data), seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1.5,6", help=f"mosaic sizes among {','.join(GRIDS)}")
+    parser.add_argument("--model", default=flowzip.DEFAULT_MODEL)
+    args = parser.parse_args()
+    load_model(args.model)
+    print("| mosaic | megapixels | with the try: bits/subpixel, encode s | without: bits/subpixel, encode s | change |")
+    print("|---|---|---|---|---|")
+    for size in args.sizes.split(","):
+        image = mosaic(GRIDS[size])
+        flowzip.compress(image[:64, :64], model=args.model)  # compile everything before timing
+        with_try = code(image, args.model, tiles.WHOLE_IMAGE_MAX_PIXELS)
+        without = code(image, args.model, 0)
+        bpsp = [8 * n / image.size for n, _ in (with_try, without)]
+        print(
+            f"| {size} | {image.shape[0] * image.shape[1] / 1e6:.2f} | {bpsp[0]:.4f}, {with_try[1]:.1f} "
+            f"| {bpsp[1]:.4f}, {without[1]:.1f} | {100 * (without[0] / with_try[0] - 1):+.2f} % bytes |"
+        )
+
+
+if __name__ == "__main__":
+    main()
