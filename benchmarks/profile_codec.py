@@ -38,10 +38,11 @@ def main() -> None:
     path = Path(args.image)
     image = np.load(path, mmap_mode="r")[args.index].copy() if path.suffix == ".npy" else read_image_rgb(path)
     options = {"model": args.model, "jobs": args.jobs}
-    data = flowzip.compress(image, tools=args.tools.split(","), **options)
+    tools = args.tools.split(",")
+    data = flowzip.compress(image, tools=tools, **options)
     assert np.array_equal(flowzip.decompress(data, **options), image)
     for name, run in (
-        ("compress", lambda: flowzip.compress(image, tools=args.tools.split(","), **options)),
+        ("compress", lambda: flowzip.compress(image, tools=tools, **options)),
         ("decompress", lambda: flowzip.decompress(data, **options)),
     ):
         profile = cProfile.Profile()
