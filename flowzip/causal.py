@@ -228,13 +228,13 @@ class CausalContext(nn.Module):
     def at(
         self,
         padded: np.ndarray,
-        features: Tensor | None,
+        features: np.ndarray,
         weights: _CompiledWeights,
         rows: np.ndarray,
         cols: np.ndarray,
     ) -> np.ndarray:
         """The corrections (N, outputs, L) at the L positions (rows, cols) of the tensor, given ``padded`` (``pad``
-        of it, float64) with every position before each of them decoded; later positions are not read. A
-        compiled loop, equal bit for bit to ``forward`` (tests/test_flow.py)."""
-        known = np.zeros((0, 0, 0, 0)) if features is None else np.ascontiguousarray(features.numpy())
-        return _context_at(padded, known, rows, cols, self.radius, weights)
+        of it, float64) with every position before each of them decoded (later positions are not read) and
+        ``features`` (``known_features`` as float64 numpy, or an empty array). A compiled loop, equal bit for bit
+        to ``forward`` (tests/test_flow.py)."""
+        return _context_at(padded, features, rows, cols, self.radius, weights)

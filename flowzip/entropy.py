@@ -17,7 +17,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import constriction
 import numpy as np
@@ -92,9 +92,19 @@ def wavefronts(height: int, width: int, radius: int) -> list[Tensor]:
     return list(torch.split(order, torch.bincount(t).tolist()))
 
 
-# What the flow's inverse calls with a group's parameters (mean, scale[, log2_weights, coupling]) to get its
-# integer latents back (LatentDecoder); the last two only for a mixture.
-GroupDecoder = Callable[..., Tensor]
+class GroupDecoder(Protocol):
+    """What the flow's inverse calls with a group's coder parameters to get its integer latents back
+    (``LatentDecoder``)."""
+
+    def __call__(self, mean: Tensor, scale: Tensor) -> Tensor:
+        """The latents of a group of single distributions, in the shape of ``mean``."""
+        ...
+
+    def decode_mixture(
+        self, mean: np.ndarray, scale: np.ndarray, log2_weights: np.ndarray, coupling: np.ndarray
+    ) -> np.ndarray:
+        """The symbols (M, C) of M positions under joint mixtures, in the rows of ``code_mixture``."""
+        ...
 
 
 SYMBOL_RANGE = 1023
@@ -153,6 +163,24 @@ def _mixture_tables(mean: np.ndarray, scale: np.ndarray, weights: np.ndarray, lo
 
 
 @njit(nogil=True)
+def _channel_rows(
+    mean: np.ndarray, scale: np.ndarray, coupling: np.ndarray, symbols: np.ndarray, channel: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The component means (``coupled_means``, compiled: the same operations in the same order) and scales of
+    ``channel``, each (M, K), from rows: mean and scale (M, C, K), coupling (M, C(C-1)/2, K), symbols (M, C)."""
+    rows, components = mean.shape[0], mean.shape[2]
+    means, scales = np.empty((rows, components)), np.empty((rows, components))
+    first = channel * (channel - 1) // 2
+    for m in range(rows):
+        for k in range(components):
+            v = mean[m, channel, k]
+            for c in range(channel):
+                v = v + coupling[m, first + c, k] * symbols[m, c]
+            means[m, k], scales[m, k] = v, scale[m, channel, k]
+    return means, scales
+
+
+@njit(nogil=True)
 def _posterior_weights(
     weights: np.ndarray, mean: np.ndarray, scale: np.ndarray, symbols: np.ndarray, logistic: np.ndarray
 ) -> np.ndarray:
@@ -194,7 +222,7 @@ def code_mixture(
     weights = exp2_sixteenths(np.round(16 * (log2_weights - log2_weights.max(axis=1, keepdims=True))))
     symbols = np.zeros(mean.shape[:2])
     for c in range(mean.shape[1]):
-        means, scales = np.ascontiguousarray(coupled_means(mean, coupling, symbols, c)), scale[:, c].copy()
+        means, scales = _channel_rows(mean, scale, coupling, symbols, c)
         symbols[:, c] = code(c, _mixture_tables(means, scales, weights, logistic))
         weights = _posterior_weights(weights, means, scales, symbols[:, c].copy(), logistic)
     return symbols
@@ -268,24 +296,8 @@ class LatentDecoder:
             raise FlowzipError(f"corrupt compressed data ({e})") from None
         self._model = _FAMILIES.get(family)
 
-    def __call__(
-        self, mean: Tensor, scale: Tensor, log2_weights: Tensor | None = None, coupling: Tensor | None = None
-    ) -> Tensor:
-        if log2_weights is not None:
-            assert coupling is not None
-
-            def decode(_: int, table: np.ndarray) -> np.ndarray:
-                return self._coder.decode(_CATEGORICAL, table).astype(np.float64) + MIXTURE_SYMBOLS[0]
-
-            params = [
-                t.reshape(-1, *t.shape[-d:]).to(torch.float64).numpy()
-                for t, d in ((mean, 2), (scale, 2), (log2_weights, 1), (coupling, 2))
-            ]
-            try:
-                symbols = code_mixture(*params, decode)
-            except Exception as e:  # constriction raises plain exceptions on exhausted or invalid data
-                raise FlowzipError(f"corrupt compressed data ({e})") from None
-            return torch.from_numpy(symbols).reshape(mean.shape[:-1]).to(mean.dtype)
+    def __call__(self, mean: Tensor, scale: Tensor) -> Tensor:
+        """The latents of a group of single distributions (``GroupDecoder``)."""
         centre, frac_mean = _centre(mean)
         try:
             edge = self._coder.decode(self._model, frac_mean, scale.to(torch.float64).flatten().numpy())
@@ -297,6 +309,19 @@ class LatentDecoder:
             digits = self._coder.decode(_DIGIT, 2 * escaped.size).astype(np.int64)
             s[escaped] += np.sign(edge[escaped]) * (digits[0::2] + (digits[1::2] << ESCAPE_DIGIT_BITS))
         return torch.from_numpy(s + centre).reshape(mean.shape).to(mean.dtype)
+
+    def decode_mixture(
+        self, mean: np.ndarray, scale: np.ndarray, log2_weights: np.ndarray, coupling: np.ndarray
+    ) -> np.ndarray:
+        """The symbols (M, C) of M positions under joint mixtures, float64 rows as ``code_mixture`` takes them."""
+
+        def decode(_: int, table: np.ndarray) -> np.ndarray:
+            return self._coder.decode(_CATEGORICAL, table).astype(np.float64) + MIXTURE_SYMBOLS[0]
+
+        try:
+            return code_mixture(mean, scale, log2_weights, coupling, decode)
+        except Exception as e:  # constriction raises plain exceptions on exhausted or invalid data
+            raise FlowzipError(f"corrupt compressed data ({e})") from None
 
     def finish(self) -> None:
         """Check that the whole bitstream was used, as it is in every intact file."""

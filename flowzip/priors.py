@@ -265,16 +265,17 @@ class ChannelChunks(nn.Module):
         return z
 
 
-# Decodes the C channels at L positions of N images from their raw coder parameters (N, P, L); returns (N, C, L).
-FrontDecoder = Callable[[Tensor], Tensor]
+# Decodes the C channels at L positions of N images from their raw coder parameters (N, P, L), float64 numpy
+# (the decoder's loop stays in numpy: a wavefront is small, and each conversion costs a call); returns (N, C, L).
+FrontDecoder = Callable[[np.ndarray], np.ndarray]
 
 
 def _single_decoder(decoder: GroupDecoder) -> FrontDecoder:
     """A ``FrontDecoder`` for single distributions: positions, then images, then channels (``LatentGroup``)."""
 
-    def decode(raw: Tensor) -> Tensor:
-        mean, scale = (p.movedim(2, 0) for p in coder_params(raw[..., None]))  # (L, N, C, 1)
-        return decoder(mean, scale)[..., 0].permute(1, 2, 0)
+    def decode(raw: np.ndarray) -> np.ndarray:
+        mean, scale = (p.movedim(2, 0) for p in coder_params(torch.from_numpy(raw)[..., None]))  # (L, N, C, 1)
+        return decoder(mean, scale)[..., 0].permute(1, 2, 0).numpy()
 
     return decode
 
@@ -286,14 +287,15 @@ def _decode_positionwise(
     position's raw coder parameters corrected by ``context`` from the positions decoded before: the inverse of a
     group with a ``context_radius``."""
     n, _, height, width = raw.shape
-    padded = context.pad(raw.new_zeros(n, channels, height, width)).numpy()  # numpy inside the loop: fewer calls
+    padded = context.pad(raw.new_zeros(n, channels, height, width)).numpy()
     features = context.known_features(known)
+    features = np.zeros((0, 0, 0, 0)) if features is None else np.ascontiguousarray(features.numpy())
     weights = context.decoding_weights()
     r, base = context.radius, raw.numpy()
     for front in wavefronts(height, width, r):
         rows, cols = np.divmod(front.numpy(), width)
         position_raw = base[:, :, rows, cols] + context.at(padded, features, weights, rows, cols)
-        padded[:, :, rows + r, cols + r] = decode(torch.from_numpy(position_raw)).numpy()
+        padded[:, :, rows + r, cols + r] = decode(position_raw)
     return torch.from_numpy(padded[:, :, r:, r : r + width])
 
 
@@ -428,12 +430,11 @@ class PixelPrior(nn.Module):
         """Decode pixels of ``shape``."""
         n, c, h, w = shape
 
-        def decode(raw: Tensor) -> Tensor:  # (N, P K, L) -> (N, C, L)
+        def decode(raw: np.ndarray) -> np.ndarray:  # (N, P K, L) -> (N, C, L)
             front = raw.shape[2]  # positions first, as in_coding_order: (L N, P K)
-            flat = np.ascontiguousarray(raw.permute(2, 0, 1).reshape(front * n, -1).numpy())
-            params = _mixture_parameters(flat, c, self.components)
-            mean, scale, log2_weights, coupling = (torch.from_numpy(p).unflatten(0, (front, n)) for p in params)
-            return decoder(mean, scale, log2_weights, coupling).permute(1, 2, 0)
+            flat = np.ascontiguousarray(raw.transpose(2, 0, 1)).reshape(front * n, -1)
+            symbols = decoder.decode_mixture(*_mixture_parameters(flat, c, self.components))
+            return symbols.reshape(front, n, c).transpose(1, 2, 0)
 
         raw = (self.raw.to(dtype) * OUTPUT_SCALE).expand(n, -1, h, w)
         return _decode_positionwise(raw, self.context, None, c, decode)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,6 +16,29 @@ from conftest import random_flow
 def _int_tensor(*shape: int, seed: int = 1) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randint(0, 256, shape, generator=g).to(torch.float64)
+
+
+class _CheckingDecoder:
+    """A ``GroupDecoder`` that checks that each call asks for the next rows of the coder's order (``coded``:
+    symbols and parameters of every group, ``LatentGroup.in_coding_order``) with the same parameters, and
+    answers with their symbols."""
+
+    def __init__(self, coded: list[torch.Tensor]):
+        self.coded, self.asked = coded, 0
+
+    def _next(self, rows: int, params: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        part = slice(self.asked, self.asked + rows)
+        self.asked += rows
+        assert len(self.coded) == 1 + len(params)
+        for expected, given in zip(self.coded[1:], params, strict=True):
+            assert torch.equal(expected[part], given.reshape(expected[part].shape))
+        return self.coded[0][part]
+
+    def __call__(self, mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        return self._next(mean.numel(), (mean, scale)).reshape(mean.shape)
+
+    def decode_mixture(self, *params: np.ndarray) -> np.ndarray:  # rows: a position's channels each
+        return self._next(len(params[0]), tuple(torch.from_numpy(p) for p in params)).numpy()
 
 
 @pytest.mark.parametrize(
@@ -52,22 +76,9 @@ def test_flow_decode_inverts_encode(
         assert len(groups) == (levels + 1) * chunks * phases
         assert sum(g.context_radius == radius > 0 for g in groups) == (chunks if radius else 0)
         coded = [torch.cat(parts) for parts in zip(*(g.in_coding_order() for g in groups), strict=True)]
-        asked = 0
-
-        def decode(mean: torch.Tensor, scale: torch.Tensor, *mixture: torch.Tensor) -> torch.Tensor:
-            nonlocal asked
-            shape = mean.shape[:-1] if mixture else mean.shape  # a mixture's parameters have K components
-            rows = shape.numel() // coded[0][0].numel()  # a mixture's coding order has a row per position
-            part = slice(asked, asked + rows)
-            asked += rows
-            params = (mean, scale, *mixture)
-            assert len(coded) == 1 + len(params)
-            for expected, given in zip(coded[1:], params, strict=True):
-                assert torch.equal(expected[part], given.reshape(expected[part].shape))
-            return coded[0][part].reshape(shape)
-
-        assert torch.equal(flow.inverse(tuple(x.shape), decode, torch.float64), x)
-        assert asked == len(coded[0])
+        decoder = _CheckingDecoder(coded)
+        assert torch.equal(flow.inverse(tuple(x.shape), decoder, torch.float64), x)
+        assert decoder.asked == len(coded[0])
 
 
 @pytest.mark.parametrize(
