@@ -147,8 +147,7 @@ def _code_files(
     "--model",
     default=None,
     help=f"A shipped model ({', '.join(shipped_model_names()) or 'none installed'}) or a model file.  [default: "
-    f"{DEFAULT_MODEL}; images of at most {SMALL_IMAGE_SIDE}x{SMALL_IMAGE_SIDE} pixels are also tried with "
-    f"{SMALL_IMAGE_MODEL}, the shorter file kept]",
+    f"{SMALL_IMAGE_MODEL} for images of at most {SMALL_IMAGE_SIDE}x{SMALL_IMAGE_SIDE} pixels, else {DEFAULT_MODEL}]",
 )
 @click.option("--tile-size", default=DEFAULT_TILE_SIZE, show_default=True, help="Tile side, a power of two.")
 def compress_cmd(model: str | None, tile_size: int, **common: object) -> None:

@@ -40,7 +40,7 @@ from flowzip.container import (
 )
 from flowzip.errors import FlowzipError, FlowzipWarning
 from flowzip.images import ImageLike
-from flowzip.zoo import Model, default_models, find_model, load_model
+from flowzip.zoo import Model, default_model, find_model, load_model
 
 if TYPE_CHECKING:
     from flowzip.tiles import Progress
@@ -149,12 +149,12 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _candidate_models(model: str | Model | None, width: int, height: int) -> list[Model]:
-    """The models to try on an image of this size: the one given (loaded by name or path), or
-    ``zoo.default_models`` of the size."""
-    if model is not None:
-        return [model if isinstance(model, Model) else load_model(model)]
-    return [load_model(name) for name in default_models(width, height)]
+def _model_for(model: str | Model | None, width: int, height: int) -> Model:
+    """The model to code an image of this size with: the one given (loaded by name or path), or
+    ``zoo.default_model`` of the size."""
+    if isinstance(model, Model):
+        return model
+    return load_model(default_model(width, height) if model is None else model)
 
 
 def compress(
@@ -168,8 +168,8 @@ def compress(
     """Compress an image losslessly; return the bytes of a .fzi file.
 
     ``image`` is a uint8 numpy array (H, W), (H, W, C) with C in 1..4, or a PIL image in mode RGB, RGBA, L,
-    LA, P or 1. ``model`` is a shipped model's name or a model file's path (None: each of
-    ``zoo.default_models`` of the image's size, keeping the shortest file); ``tile_size`` a power of two
+    LA, P or 1. ``model`` is a shipped model's name or a model file's path (None: ``zoo.default_model`` of the
+    image's size); ``tile_size`` a power of two
     from 32 to 4096; ``progress(done, total)`` is called after each flow tile; ``jobs`` tiles are coded at
     once (None: one per core). The bytes do not depend on ``jobs``. ``tools`` are what each RGB tile may be
     coded with, the shortest winning: "flow", "classical" (and always "raw"); name one to measure it alone.
@@ -190,12 +190,9 @@ def compress(
         from flowzip.tiles import encode_tiles
 
         cores = available_cores() if jobs is None else jobs
-        tries = []
-        for i, m in enumerate(_candidate_models(model, width, height)):
-            # progress reports the first model's tiles only (more are tried only on small images, of one tile)
-            coded = encode_tiles(m, p.pixels[:, :, :3], tile_log2, cores, progress if i == 0 else None, tools)
-            tries.append((sum(map(len, coded[1])), i, m.weights_hash[:MODEL_ID_BYTES], *coded))
-        _, _, model_id, tile_log2, sections = min(tries)
+        m = _model_for(model, width, height)
+        tile_log2, sections = encode_tiles(m, p.pixels[:, :, :3], tile_log2, cores, progress, tools)
+        model_id = m.weights_hash[:MODEL_ID_BYTES]
     if p.mode == "P":
         from flowzip.planes import encode_indices
 
@@ -288,19 +285,17 @@ def decompress_image(
 
 def model_code_length(image: ImageLike, model: str | Model | None = None, tile_size: int = DEFAULT_TILE_SIZE) -> float:
     """The model's code length of an image's RGB pixels in bits: -log2 of their probability under the flow,
-    tile by tile as ``compress`` codes them (padding included); with ``model`` None, the least of those of
-    ``zoo.default_models``. A tile coded by the flow costs this plus the coder's small overhead; divide by
+    tile by tile as ``compress`` codes them (padding included), with ``model`` or, if None, ``zoo.default_model``
+    of the image's size. A tile coded by the flow costs this plus the coder's small overhead; divide by
     ``H * W * 3`` for bits per subpixel."""
     p = _from_input(image)
     if not MODES[p.mode].rgb_planes:
         raise FlowzipError(f"a {p.mode} image is not coded by the flow; only RGB and RGBA are")
     from flowzip.tiles import tile_code_length
 
-    grid = tile_grid(*p.pixels.shape[:2], tile_size)
-    return min(
-        sum(tile_code_length(m, p.pixels[rows, cols, :3]) for rows, cols in grid)
-        for m in _candidate_models(model, p.pixels.shape[1], p.pixels.shape[0])
-    )
+    height, width = p.pixels.shape[:2]
+    m = _model_for(model, width, height)
+    return sum(tile_code_length(m, p.pixels[rows, cols, :3]) for rows, cols in tile_grid(height, width, tile_size))
 
 
 def read_header(data: bytes, max_pixels: int | None = None) -> Header:

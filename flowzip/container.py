@@ -21,7 +21,9 @@ READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 MODEL_ID_BYTES = 4
 # format 6: a shipped model is named by its number here (one byte), any other by OTHER_MODEL then its id. Append
 # only: a number, once given, names that model for ever (tests/test_zoo.py checks every shipped model has one).
-SHIPPED_MODEL_IDS = tuple(bytes.fromhex(h) for h in ("ac451c9d", "c7c8e0d3", "815fd2ca", "9c5beff2", "2b918685"))
+SHIPPED_MODEL_IDS = tuple(
+    bytes.fromhex(h) for h in ("ac451c9d", "c7c8e0d3", "815fd2ca", "9c5beff2", "2b918685", "c0f22898")
+)
 OTHER_MODEL = 255
 MAX_SIDE = 1 << 20  # 1,048,576 pixels
 MAX_PIXELS = 1 << 32

@@ -17,7 +17,7 @@ from flowzip.tiles import FLOW, flow_stream
 from flowzip.zoo import (
     DEFAULT_MODEL,
     SMALL_IMAGE_MODEL,
-    default_models,
+    default_model,
     load_model,
     load_model_file,
     shipped_model_hashes,
@@ -116,10 +116,10 @@ def test_model_files_are_loaded_without_executing_code(tmp_path: Path) -> None:
     assert not (tmp_path / "executed").exists()
 
 
-@pytest.mark.parametrize("model", ["photo-c7c8e0d3", "photo-ac451c9d", "cifar10-815fd2ca"])
+@pytest.mark.parametrize("model", ["photo-c7c8e0d3", "photo-ac451c9d", "cifar10-815fd2ca", "cifar10-2b918685"])
 def test_files_written_with_an_earlier_default_model_still_decode(model: str) -> None:
     """Retrained models get new ids; the models that wrote earlier files stay shipped, and are found by id.
-    (cifar10-815fd2ca's file was written with ``tools=("flow",)``: the classical coder codes this crop shorter.)"""
+    (the cifar10-* files were written with ``tools=("flow",)``: the classical coder codes this crop shorter.)"""
     data = (ROOT / "tests" / "models" / f"written-by-{model}.fzi").read_bytes()
     header, sections = read_container(data)
     assert header.model_id.hex() == model.rsplit("-", 1)[1]
@@ -132,20 +132,18 @@ def test_files_written_with_an_earlier_default_model_still_decode(model: str) ->
 
 
 @pytest.mark.parametrize("size", [(32, 32), (64, 48), (65, 20)])
-def test_compress_without_a_model_keeps_the_shortest_of_the_default_models(size: tuple[int, int]) -> None:
-    """The rule of zoo.default_models: the file is the shortest of those each model writes and names the model
-    it chose, so decoding needs no rule; a named model is always the one used. (Flow tiles only: on these small
-    crops the classical coder would win every tile for either model, leaving nothing to choose.)"""
+def test_compress_without_a_model_uses_the_default_model_of_its_size(size: tuple[int, int]) -> None:
+    """The rule of zoo.default_model: the pixel model up to 64x64, photo above. The file names the model it was
+    coded with, so decoding needs no rule; a named model is always the one used."""
     photo = np.asarray(Image.open(ROOT / "examples" / "sample.png").convert("RGB"))
     image = np.ascontiguousarray(photo[40 : 40 + size[0], 60 : 60 + size[1]])
-    names = default_models(size[1], size[0])
-    assert names == ((DEFAULT_MODEL, SMALL_IMAGE_MODEL) if max(size) <= 64 else (DEFAULT_MODEL,))
-    tools = ("raw", "flow")
+    expected = SMALL_IMAGE_MODEL if max(size) <= 64 else DEFAULT_MODEL
+    assert default_model(size[1], size[0]) == expected
+    tools = ("raw", "flow")  # the flow codes every tile, so the model matters
     data = flowzip.compress(image, tools=tools)
-    named = {name: flowzip.compress(image, model=name, tools=tools) for name in (DEFAULT_MODEL, SMALL_IMAGE_MODEL)}
-    for name, file in named.items():
-        assert flowzip.read_header(file).model_id.hex() == load_model(name).short_id
-    if len(names) > 1:  # the image makes it a real choice
-        assert len(named[DEFAULT_MODEL]) != len(named[SMALL_IMAGE_MODEL])
-    assert data == min((named[n] for n in names), key=len)
+    assert data == flowzip.compress(image, model=expected, tools=tools)
+    for name in (DEFAULT_MODEL, SMALL_IMAGE_MODEL):
+        named = flowzip.compress(image, model=name, tools=tools)
+        assert flowzip.read_header(named).model_id.hex() == load_model(name).short_id
+        assert (named == data) == (name == expected)
     assert np.array_equal(flowzip.decompress(data), image)
