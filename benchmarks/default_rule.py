@@ -9,7 +9,7 @@ with ``--per-image`` 16 and 4) and 32x32 crops of the synthetic graphics (``runs
 PNGs of ``benchmarks/synthetic.py`` cut by ``benchmarks/crops.py runs/synthetic --per-image 16``). A missing
 set is skipped with a note. ``--limit`` takes the first N images of each set.
 
-Every image is coded as a whole file by each model on one core (``--tools`` as compress has them), decoded and
+Every image is coded as a whole file by each model on one core (with every tool, as compress codes it), decoded and
 compared pixel for pixel. A set of models costs what compress pays when it tries them all and keeps the
 shortest file: per image the shortest of their files, and the sum of their encode times. Prints, per image
 set, bits per subpixel (whole files) and encode milliseconds per image for every non-empty set of models.
