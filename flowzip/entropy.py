@@ -84,12 +84,14 @@ def wavefronts(height: int, width: int, radius: int) -> list[Tensor]:
     ``radius`` lets a decoder take them: wavefront t holds the positions with j + (radius + 1) i = t, by row.
 
     A causal neighbour (i - a, j + b) with a >= 1, |b| <= radius, or (i, j - b) with b >= 1, is on an earlier
-    wavefront, so a wavefront's positions can be decoded together.
+    wavefront, so a wavefront's positions can be decoded together. No wavefront is empty: where the image is
+    narrower than ``radius + 1``, the values of t that no position has are left out.
     """
     i, j = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     t = (j + (radius + 1) * i).flatten()
     order = torch.argsort(t * height + i.flatten())  # by wavefront, then row: each key is one position's
-    return list(torch.split(order, torch.bincount(t).tolist()))
+    sizes = torch.bincount(t)
+    return list(torch.split(order, sizes[sizes > 0].tolist()))
 
 
 class GroupDecoder(Protocol):
