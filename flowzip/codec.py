@@ -39,7 +39,7 @@ from flowzip.container import (
     write_container,
 )
 from flowzip.errors import FlowzipError, FlowzipWarning
-from flowzip.images import ImageLike
+from flowzip.images import ImageLike, check_8_bit
 from flowzip.zoo import Model, default_model, find_model, load_model
 
 if TYPE_CHECKING:
@@ -60,6 +60,11 @@ class _Pixels:
     palette: Palette | None = None
     icc_profile: bytes | None = None
     colour_key: tuple[int, ...] | None = None
+
+    def same_as(self, other: _Pixels) -> bool:
+        """The same pixels, mode, kind and metadata."""
+        fields = ("mode", "kind", "palette", "icc_profile", "colour_key")
+        return np.array_equal(self.pixels, other.pixels) and all(getattr(self, f) == getattr(other, f) for f in fields)
 
 
 def _colour_key(image: Image.Image) -> tuple[int, ...] | None:
@@ -106,6 +111,7 @@ def _from_input(image: ImageLike) -> _Pixels:
         if image.mode.startswith("I;16") or image.mode in ("I", "F"):
             raise FlowzipError(f"unsupported image mode {image.mode}: 16-bit and float images are not supported")
         raise FlowzipError(f"unsupported image mode {image.mode}: supported modes are {', '.join(MODES)}")
+    check_8_bit(image)
     for lost in _unkept_metadata(image):
         warnings.warn(lost, FlowzipWarning, stacklevel=3)
     pixels = np.asarray(image)
@@ -117,7 +123,12 @@ def _from_input(image: ImageLike) -> _Pixels:
         palette = Palette(pal_mode, bytes(image.getpalette(pal_mode) or []), image.info.get("transparency"))
     pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels
     return _Pixels(
-        np.ascontiguousarray(pixels), image.mode, "image", palette, image.info.get("icc_profile"), _colour_key(image)
+        np.ascontiguousarray(pixels),
+        image.mode,
+        "image",
+        palette,
+        image.info.get("icc_profile") or None,
+        _colour_key(image),
     )
 
 
@@ -164,6 +175,7 @@ def compress(
     progress: Progress | None = None,
     jobs: int | None = None,
     tools: Collection[str] = TILE_TOOLS,
+    verify: bool = False,
 ) -> bytes:
     """Compress an image losslessly; return the bytes of a .fzi file.
 
@@ -173,6 +185,10 @@ def compress(
     from 32 to 4096; ``progress(done, total)`` is called after each flow tile; ``jobs`` tiles are coded at
     once (None: one per core). The bytes do not depend on ``jobs``. ``tools`` are what each RGB tile may be
     coded with, the shortest winning: "flow", "classical" (and always "raw"); name one to measure it alone.
+
+    The file is always read back through the decoder's checks of its header and section sizes; with ``verify``
+    it is also decoded whole and compared with the input (as long again as the encoding where the flow codes
+    tiles). Either failing is a ``FlowzipError``, never a file that does not decode.
     """
     if not set(tools) <= set(TILE_TOOLS):
         raise FlowzipError(f"unknown tools {sorted(set(tools) - set(TILE_TOOLS))}: choose from {TILE_TOOLS}")
@@ -185,11 +201,11 @@ def compress(
         raise FlowzipError(f"invalid tile size {tile_size}: use a power of two from 32 to 4096")
     tile_log2 = min(tile_log2, covering_tile_log2(width, height))  # the same one tile; the header omits its size
     layout = MODES[p.mode]
-    sections, model_id = [], b""
+    sections, model_id, m = [], b"", None
+    cores = available_cores() if jobs is None else jobs
     if layout.rgb_planes:
         from flowzip.tiles import encode_tiles
 
-        cores = available_cores() if jobs is None else jobs
         m = _model_for(model, width, height)
         tile_log2, sections = encode_tiles(m, p.pixels[:, :, :3], tile_log2, cores, progress, tools)
         model_id = m.weights_hash[:MODEL_ID_BYTES]
@@ -213,7 +229,21 @@ def compress(
         p.palette,
         p.colour_key,
     )
-    return write_container(header, sections)
+    data = write_container(header, sections)
+    _check_written(data, p if verify else None, m, cores)
+    return data
+
+
+def _check_written(data: bytes, original: _Pixels | None, model: Model | None, jobs: int) -> None:
+    """Read ``data`` back through every check of the decoder's (cheap); with ``original``, decode it whole and
+    compare. A file that fails is a bug of flowzip's, reported so that nothing that would not decode is kept."""
+    try:
+        if original is None:
+            read_container(data, max_pixels=None)
+        elif not _decode(data, model, None, None, jobs).same_as(original):
+            raise FlowzipError("the decoded image differs from the input")
+    except FlowzipError as e:
+        raise FlowzipError(f"internal error: the file flowzip wrote does not decode ({e}); please report it") from None
 
 
 def _decode(
@@ -296,6 +326,22 @@ def model_code_length(image: ImageLike, model: str | Model | None = None, tile_s
     height, width = p.pixels.shape[:2]
     m = _model_for(model, width, height)
     return sum(tile_code_length(m, p.pixels[rows, cols, :3]) for rows, cols in tile_grid(height, width, tile_size))
+
+
+def coding_paths(data: bytes) -> list[str]:
+    """How each section of a .fzi file is coded, in order: an RGB tile by "raw", "flow" or "classical: " and its
+    transform and coder ("classical: palette, context method 7"), a plane by its coder ("plane: med + LZMA2")."""
+    from flowzip.planes import describe_predicted, describe_rgb
+
+    header, sections = read_container(data, max_pixels=None)
+    paths = []
+    for (rows, cols), section in zip(header.rgb_tiles(), sections, strict=False):
+        if header.version == 1:  # no tool byte: a tile of one byte a subpixel was raw, any other the flow's
+            tool = "raw" if len(section) == 3 * (rows.stop - rows.start) * (cols.stop - cols.start) else "flow"
+        else:
+            tool = TILE_TOOLS[section[0]] if section and section[0] < len(TILE_TOOLS) else "invalid"
+        paths.append(f"classical: {describe_rgb(section[1:])}" if tool == "classical" else tool)
+    return paths + [f"plane: {describe_predicted(s)}" for s in sections[len(header.rgb_tiles()) :]]
 
 
 def read_header(data: bytes, max_pixels: int | None = None) -> Header:

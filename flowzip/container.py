@@ -28,11 +28,14 @@ OTHER_MODEL = 255
 MAX_SIDE = 1 << 20  # 1,048,576 pixels
 MAX_PIXELS = 1 << 32
 DEFAULT_MAX_PIXELS = 1 << 28  # the decoder's default limit, like Pillow's decompression-bomb guard
-# A coded section cannot hold more than this many symbols per byte: the coder gives no symbol a probability
-# above 1 - 255 / 2**24 (a mixture's 256-symbol table; a single distribution's 2047 symbols allow less), so at
-# least 2.19e-5 bits each, and LZMA2 stays below 7,000 bytes per byte.
+# A flow section cannot hold more latents than this per byte. Its ANS coder quantizes probabilities to 24 bits
+# and gives every symbol of a distribution some of them, so no symbol is more likely than 1 - 255 / 2**24 (a
+# mixture's 256-symbol table; a single distribution's 2047 symbols allow less) and each costs at least 2.19e-5
+# bits: 8 / 2.19e-5 = 365,000 latents a byte, plus a slack for the coder's state (tests/test_bounds.py codes the
+# likeliest symbol millions of times and checks it). The classical coder and the planes have no such floor:
+# their context coder leaves out the zero bytes that end its stream, and a flat image codes to none at all, so
+# only the pixel limit (``max_pixels``) bounds the work of decoding them, as Pillow's guard does for PNG.
 FLOW_SYMBOLS_PER_BYTE, FLOW_SYMBOLS_SLACK = 365_000, 1 << 19
-PLANE_PIXELS_PER_BYTE, PLANE_BYTES_SLACK = 1 << 15, 64
 # format 2: the first byte of an RGB tile's section says how it is coded, by its index here (flowzip.tiles)
 TILE_TOOLS = ("raw", "flow", "classical")
 
@@ -310,15 +313,12 @@ def read_container(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> 
 
 
 def _check_section_sizes(header: Header, sections: list[bytes]) -> None:
-    """Refuse sections too short for what they claim to hold, by the densest code of their tool."""
-    tiles = header.rgb_tiles()
-    for (rows, cols), section in zip(tiles, sections, strict=False):
+    """Refuse flow sections too short for the latents they claim to hold (``FLOW_SYMBOLS_PER_BYTE``); the other
+    tools' sections can be that short (a flat image)."""
+    flow = bytes([TILE_TOOLS.index("flow")])
+    for (rows, cols), section in zip(header.rgb_tiles(), sections, strict=False):
         symbols = 3 * (rows.stop - rows.start) * (cols.stop - cols.start)
-        classical = header.version > 1 and section[:1] == bytes([TILE_TOOLS.index("classical")])
-        if classical and symbols > PLANE_PIXELS_PER_BYTE * (len(section) + PLANE_BYTES_SLACK):
-            raise FlowzipError(f"corrupt file: a {len(section)}-byte section cannot hold {symbols} subpixels")
-        if not classical and symbols > FLOW_SYMBOLS_PER_BYTE * len(section) + FLOW_SYMBOLS_SLACK:
+        # format 1 had no tool byte: a section of exactly one byte a subpixel was raw, any other the flow's
+        is_flow = section[:1] == flow if header.version > 1 else len(section) != symbols
+        if is_flow and symbols > FLOW_SYMBOLS_PER_BYTE * len(section) + FLOW_SYMBOLS_SLACK:
             raise FlowzipError(f"corrupt file: a {len(section)}-byte section cannot hold {symbols} latents")
-    for section in sections[len(tiles) :]:
-        if header.width * header.height > PLANE_PIXELS_PER_BYTE * (len(section) + PLANE_BYTES_SLACK):
-            raise FlowzipError(f"corrupt file: a {len(section)}-byte plane cannot hold {header.width}x{header.height}")

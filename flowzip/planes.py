@@ -159,6 +159,14 @@ def _decode_predicted(data: bytes, height: int, width: int, channels: int) -> np
     return pixels
 
 
+def describe_predicted(data: bytes) -> str:
+    """How ``_encode_predicted`` coded ``data``: "context method 8", "paeth + LZMA2" (or "invalid")."""
+    method = data[0] if data else -1
+    if method in CONTEXT_METHODS:
+        return f"context method {method}"
+    return f"{PREDICTORS[method]} + LZMA2" if 0 <= method < len(PREDICTORS) else "invalid"
+
+
 def encode_plane(plane: np.ndarray) -> bytes:
     """Code a uint8 plane (H, W)."""
     return _encode_predicted(np.array(plane, dtype=np.uint8)[:, :, None])  # a writable C-order copy
@@ -227,6 +235,14 @@ def encode_rgb(rgb: np.ndarray) -> bytes:
         header = bytes([2, len(colours) - 1]) + palette[luminance_order(palette)].tobytes()
         coded = min(coded, header + _encode_predicted(np.ascontiguousarray(plane)), key=len)
     return coded
+
+
+def describe_rgb(data: bytes) -> str:
+    """How ``encode_rgb`` coded ``data``: its transform, then ``describe_predicted``."""
+    if not data or data[0] >= len(TRANSFORMS):
+        return "invalid"
+    start = 2 + 3 * (data[1] + 1) if data[0] == TRANSFORMS.index("palette") and len(data) > 1 else 1
+    return f"{TRANSFORMS[data[0]]}, {describe_predicted(data[start:])}"
 
 
 def decode_rgb(data: bytes, height: int, width: int) -> np.ndarray:
