@@ -3,6 +3,7 @@ the command line, the benchmark and the trainer take. Every one of them lists an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -15,6 +16,38 @@ from flowzip.errors import FlowzipError, file_errors
 # what "an image file" means when folders are searched
 IMAGE_SUFFIXES = {".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".gif"}
 ImageLike = np.ndarray | Image.Image  # what the codec takes and gives: a uint8 array or a PIL image
+TIFF_BITS_PER_SAMPLE = 258
+# A raw mode and its bits a sample: "RGB;16B", "LA;16B", "L;16"... but not the packed 5-6-5 and 5-5-5 pixels
+# "BGR;16" and "RGB;15" of BMP and TGA, which have no byte order and hold at most 8 bits a sample
+_RAWMODE_BITS = re.compile(r"[A-Z]+;(\d+)[BLNS].*|[LIFP];(\d+).*")
+
+
+def check_8_bit(image: Image.Image, name: str | None = None) -> None:
+    """Refuse (``FlowzipError``, starting with ``name`` if given) an image whose file stores more than 8 bits a
+    sample: Pillow hands over such files (16-bit RGB and RGBA PNG, TIFF and PPM) as 8-bit images, the low bits
+    gone. What tells: the raw mode or a PPM's maximum value in the image's tile, which is there until the image
+    is loaded, and a TIFF's BitsPerSample tag, which stays."""
+    deep = _deeper_than_8_bits(image)
+    if deep is not None:
+        prefix = f"{name}: " if name else ""
+        raise FlowzipError(f"{prefix}{deep}: flowzip codes 8-bit images only, and would lose the low bits")
+
+
+def _deeper_than_8_bits(image: Image.Image) -> str | None:
+    """How ``image``'s file stores more than 8 bits a sample ("16-bit samples (RGB;16B)"), or None."""
+    bits = getattr(image, "tag_v2", {}).get(TIFF_BITS_PER_SAMPLE)
+    bits = max(bits) if isinstance(bits, tuple) else bits
+    if isinstance(bits, int) and bits > 8:
+        return f"{bits}-bit samples (TIFF)"
+    for tile in getattr(image, "tile", None) or []:  # (codec, extents, offset, args); a named tuple in Pillow 11
+        args = tile[3] if isinstance(tile[3], tuple) else (tile[3],)
+        rawmode = args[0] if args and isinstance(args[0], str) else ""
+        match = _RAWMODE_BITS.fullmatch(rawmode)
+        if match and int(match[1] or match[2]) > 8:
+            return f"{match[1] or match[2]}-bit samples ({rawmode})"
+        if tile[0] == "ppm" and len(args) > 1 and isinstance(args[1], int) and args[1] > 255:
+            return f"samples up to {args[1]} (PPM)"
+    return None
 
 
 def open_image(path: Path | BinaryIO, name: str | None = None) -> Image.Image:
@@ -23,6 +56,7 @@ def open_image(path: Path | BinaryIO, name: str | None = None) -> Image.Image:
     path_name = name or str(path)
     try:
         with file_errors(path_name), Image.open(path) as im:
+            check_8_bit(im, path_name)
             im.load()
             return im
     except UnidentifiedImageError:
