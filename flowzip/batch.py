@@ -107,6 +107,7 @@ class Task:
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     tile_bar: bool = False  # show a progress bar over the tiles of this file (in-process runs only)
     tile_jobs: int = 1  # tiles of this file coded at once (threads); files in worker processes use one
+    verify: bool = False  # compress: decode the file and compare it with the input before writing it
 
 
 @dataclass
@@ -123,12 +124,6 @@ class Result:
     error: str | None = None
 
 
-def _read_source(task: Task) -> bytes:
-    if "-" not in (task.source, task.target) and Path(task.target).resolve() == Path(task.source).resolve():
-        raise FlowzipError(f"{task.target}: the output would replace the input")
-    return read_bytes(task.source)
-
-
 def _write_target(target: str, data: bytes, force: bool) -> None:
     if target == "-":
         sys.stdout.buffer.write(data)
@@ -140,11 +135,18 @@ def _write_target(target: str, data: bytes, force: bool) -> None:
 def compress_file(task: Task) -> Result:
     """Compress an image file to a .fzi file; what flowzip does not keep of it goes to ``Result.note``."""
     start = time.perf_counter()
-    raw = _read_source(task)
+    raw = read_bytes(task.source)
     image = open_image(io.BytesIO(raw), shown_name(task.source))
     with _tile_bar(task) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FlowzipWarning)
-        data = compress(image, model=task.model, tile_size=task.tile_size, progress=progress, jobs=task.tile_jobs)
+        data = compress(
+            image,
+            model=task.model,
+            tile_size=task.tile_size,
+            progress=progress,
+            jobs=task.tile_jobs,
+            verify=task.verify,
+        )
     _write_target(task.target, data, task.force)
     subpixels = image.width * image.height * len(image.getbands())
     note = "; ".join(str(w.message) for w in caught if issubclass(w.category, FlowzipWarning))
@@ -154,7 +156,7 @@ def compress_file(task: Task) -> Result:
 def decompress_file(task: Task) -> Result:
     """Decompress a .fzi file to an image file in the lossless format the target's suffix names."""
     start = time.perf_counter()
-    raw = _read_source(task)
+    raw = read_bytes(task.source)
     with _tile_bar(task) as progress:
         image = decompress_image(
             raw, model=task.model, max_pixels=task.max_pixels, progress=progress, jobs=task.tile_jobs
@@ -163,6 +165,19 @@ def decompress_file(task: Task) -> Result:
     _write_target(task.target, data, task.force)
     subpixels = image.width * image.height * len(image.getbands())
     return Result(task, len(raw), len(data), len(raw), subpixels, time.perf_counter() - start)
+
+
+def check_file(task: Task) -> Result:
+    """Decode a .fzi file completely, as ``decompress_file`` would, and write nothing: the file is whole if its
+    pixels come back with the checksum that was stored."""
+    start = time.perf_counter()
+    raw = read_bytes(task.source)
+    with _tile_bar(task) as progress:
+        image = decompress_image(
+            raw, model=task.model, max_pixels=task.max_pixels, progress=progress, jobs=task.tile_jobs
+        )
+    subpixels = image.width * image.height * len(image.getbands())
+    return Result(task, len(raw), len(raw), len(raw), subpixels, time.perf_counter() - start, "")
 
 
 @contextlib.contextmanager
@@ -209,13 +224,56 @@ def naming(name: str, message: str) -> str:
     return message if message.startswith(f"{name}:") else f"{name}: {message}"
 
 
+def _path_key(name: str) -> str:
+    """What makes two paths one file: the same real path, in any case where the file system ignores it
+    (macOS by default, and Windows)."""
+    key = os.path.normcase(os.path.realpath(name))
+    return key.casefold() if sys.platform == "darwin" else key
+
+
+def refusals(tasks: list[Task]) -> dict[int, str]:
+    """The tasks that must not run, by index, each with its one-line error, found before any file is coded: an
+    output that is an input of the run, that another input would also write (whatever ``force`` says: one
+    would overwrite the other), or that exists already without ``force``. Standard output and a test (no
+    target) write no file."""
+    writes = [t.target not in ("-", "") for t in tasks]
+    writers: dict[str, list[int]] = {}
+    for k, t in enumerate(tasks):
+        if writes[k]:
+            writers.setdefault(_path_key(t.target), []).append(k)
+    inputs = {_path_key(t.source): t.source for t in tasks if t.source != "-"}
+    refused: dict[int, str] = {}
+    for k, task in enumerate(tasks):
+        if not writes[k]:
+            continue
+        key = _path_key(task.target)
+        others = [tasks[o].source for o in writers[key] if o != k]
+        if key in inputs:
+            other = "" if inputs[key] == task.source else f" {inputs[key]}"
+            refused[k] = f"{task.target}: the output would replace the input{other}"
+        elif others:
+            refused[k] = (
+                f"{task.target} would also be written for {', '.join(others)}: none of them was coded (code them "
+                "one at a time, each with its own -o)"
+            )
+        elif not task.force and os.path.lexists(task.target):
+            refused[k] = f"{task.target} already exists (use -f to overwrite)"
+    return refused
+
+
 def run_tasks(worker: Callable[[Task], Result], tasks: list[Task], jobs: int, verbosity: int) -> int:
     """Run the tasks, report each on stderr (``verbosity`` -1: errors only, 1: with times), summarise several;
     return how many failed.
 
-    Several files are coded in ``jobs`` processes, one file each; a single file (or files through pipes) in
-    this process, with ``jobs`` of its tiles at once.
+    What ``refusals`` finds fails first, before any file is coded. Several files are coded in ``jobs``
+    processes, one file each; a single file (or files through pipes) in this process, with ``jobs`` of its
+    tiles at once.
     """
+    refused = refusals(tasks)
+    results = [Result(tasks[k], error=naming(shown_name(tasks[k].source), e)) for k, e in sorted(refused.items())]
+    for r in results:
+        click.echo(f"flowzip: {r.error}", err=True)
+    tasks = [t for k, t in enumerate(tasks) if k not in refused]
     in_process = jobs <= 1 or len(tasks) <= 1 or any("-" in (t.source, t.target) for t in tasks)
     if in_process:
         tasks = [dataclasses.replace(t, tile_bar=verbosity >= 0, tile_jobs=max(1, jobs)) for t in tasks]
@@ -226,7 +284,6 @@ def run_tasks(worker: Callable[[Task], Result], tasks: list[Task], jobs: int, ve
         file=sys.stderr,
         leave=False,
     )
-    results: list[Result] = []
     with contextlib.ExitStack() as stack:
         if in_process:
             stream = (_guarded(worker, t) for t in tasks)
@@ -247,17 +304,21 @@ def run_tasks(worker: Callable[[Task], Result], tasks: list[Task], jobs: int, ve
     if len(results) > 1 and verbosity >= 0:
         subpixels = sum(r.subpixels for r in done)
         bpsp = f"{8 * sum(r.coded_bytes for r in done) / subpixels:.3f} bits/subpixel, " if subpixels else ""
-        click.echo(
-            f"{len(done)} files, {sum(r.bytes_in for r in done)} bytes in, {sum(r.bytes_out for r in done)} bytes "
-            f"out, {bpsp}{failed} failed",
-            err=True,
+        bytes_in, bytes_out = sum(r.bytes_in for r in done), sum(r.bytes_out for r in done)
+        sizes = (
+            f"{bytes_in} bytes decode exactly"
+            if not results[0].task.target
+            else f"{bytes_in} bytes in, {bytes_out} bytes out"
         )
+        click.echo(f"{len(done)} files, {sizes}, {bpsp}{failed} failed", err=True)
     return failed
 
 
 def _report(r: Result) -> str:
     source, target = shown_name(r.task.source), shown_name(r.task.target, "<stdout>")
     bpsp = 8 * r.coded_bytes / r.subpixels
+    if not r.task.target:  # a test: nothing written
+        return f"{source}: ok, {r.bytes_in} bytes decode exactly, {bpsp:.3f} bits/subpixel"
     return f"{source} -> {target}: {r.bytes_in} -> {r.bytes_out} bytes, {bpsp:.3f} bits/subpixel"
 
 

@@ -1,4 +1,4 @@
-"""The ``flowzip`` command: compress, decompress, info, bench and train.
+"""The ``flowzip`` command: compress, decompress, test, info, bench and train.
 
 This module turns options into work; ``flowzip.batch`` codes the files (atomic outputs, worker processes,
 progress). An existing file is never replaced without ``-f``; inputs are never removed. Every failure a user
@@ -22,6 +22,7 @@ from flowzip import __version__
 from flowzip.batch import (
     Result,
     Task,
+    check_file,
     compress_file,
     decompress_file,
     naming,
@@ -53,17 +54,15 @@ def _targets(files: list[str], output: Path | None, to_stdout: bool, name_target
 
 
 def _decompressed_name(path: Path) -> Path:
-    if path.suffix != FILE_SUFFIX:
+    if path.suffix.lower() != FILE_SUFFIX:
         raise FlowzipError(f"{path}: unknown suffix, expected {FILE_SUFFIX} (or give -o)")
     return path.with_suffix(".png")
 
 
-def _common_options(func: Callable) -> Callable:
+def _run_options(func: Callable) -> Callable:
+    """The options of every command that works through files: which, how many at once, how much to say."""
     options = [
         click.argument("inputs", nargs=-1, required=True),
-        click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file (one input only)."),
-        click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to standard output (one input)."),
-        click.option("-f", "--force", is_flag=True, help="Overwrite existing output files."),
         click.option("-r", "--recursive", is_flag=True, help="Code the files in directories given as inputs."),
         click.option(
             "-j",
@@ -79,6 +78,18 @@ def _common_options(func: Callable) -> Callable:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _output_options(func: Callable) -> Callable:
+    """The options of compress and decompress: where the outputs go."""
+    options = [
+        click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file (one input only)."),
+        click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to standard output (one input)."),
+        click.option("-f", "--force", is_flag=True, help="Overwrite existing output files."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return _run_options(func)
 
 
 def _exit_on_error(body: Callable[[], None]) -> None:
@@ -100,6 +111,7 @@ def main() -> None:
     \b
     flowzip compress photo.png          writes photo.fzi
     flowzip decompress photo.fzi        writes photo.png
+    flowzip test photo.fzi              checks that a .fzi file decodes exactly
     flowzip info photo.fzi              describes a .fzi file
     flowzip bench photos/ --compare png,webp
                                         bits per subpixel beside other codecs
@@ -109,30 +121,34 @@ def main() -> None:
 
 @dataclass
 class _CommonOptions:
-    """The options compress and decompress share (see ``_common_options``)."""
+    """The options of the commands that work through files (``_run_options``, ``_output_options``)."""
 
     inputs: tuple[str, ...]
-    output: Path | None
-    to_stdout: bool
-    force: bool
     recursive: bool
     jobs: int
     quiet: bool
     verbose: bool
+    output: Path | None = None
+    to_stdout: bool = False
+    force: bool = False
 
 
 def _code_files(
     worker: Callable[[Task], Result],
     common: _CommonOptions,
     suffixes: set[str],
-    name_target: Callable[[Path], Path],
+    name_target: Callable[[Path], Path] | None,
     **options: object,
 ) -> None:
-    """Expand the inputs, name the outputs and run ``worker`` on every file; exit 1 on any failure."""
+    """Expand the inputs, name the outputs (none without ``name_target``) and run ``worker`` on every file;
+    exit 1 on any failure."""
 
     def body() -> None:
         files = find_files(common.inputs, suffixes, common.recursive)
-        targets = _targets(files, common.output, common.to_stdout, name_target)
+        if name_target is None:
+            targets = [""] * len(files)
+        else:
+            targets = _targets(files, common.output, common.to_stdout, name_target)
         tasks = [Task(f, t, common.force, **options) for f, t in zip(files, targets, strict=True)]
         if run_tasks(worker, tasks, common.jobs, -1 if common.quiet else int(common.verbose)):
             sys.exit(1)
@@ -141,7 +157,7 @@ def _code_files(
 
 
 @main.command("compress")
-@_common_options
+@_output_options
 @click.option(
     "-m",
     "--model",
@@ -150,7 +166,10 @@ def _code_files(
     f"{SMALL_IMAGE_MODEL} for images of at most {SMALL_IMAGE_SIDE}x{SMALL_IMAGE_SIDE} pixels, else {DEFAULT_MODEL}]",
 )
 @click.option("--tile-size", default=DEFAULT_TILE_SIZE, show_default=True, help="Tile side, a power of two.")
-def compress_cmd(model: str | None, tile_size: int, **common: object) -> None:
+@click.option(
+    "--verify", is_flag=True, help="Decode each file and compare it with its input before writing it (slower)."
+)
+def compress_cmd(model: str | None, tile_size: int, verify: bool, **common: object) -> None:
     """Compress images (PNG, WebP, ... any format Pillow reads) to .fzi files; "-" reads standard input.
 
     \b
@@ -165,13 +184,22 @@ def compress_cmd(model: str | None, tile_size: int, **common: object) -> None:
         lambda p: p.with_suffix(FILE_SUFFIX),
         model=model,
         tile_size=tile_size,
+        verify=verify,
     )
 
 
+_decode_model_option = click.option(
+    "-m", "--model", default=None, help="Model file to decode with, if not a shipped model."
+)
+_max_pixels_option = click.option(
+    "--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, help="Refuse larger images (0: no limit)."
+)
+
+
 @main.command("decompress")
-@_common_options
-@click.option("-m", "--model", default=None, help="Model file to decode with, if not a shipped model.")
-@click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, help="Refuse larger images (0: no limit).")
+@_output_options
+@_decode_model_option
+@_max_pixels_option
 def decompress_cmd(model: str | None, max_pixels: int, **common: object) -> None:
     """Decompress .fzi files to images (PNG unless -o names .webp, .tif or .bmp); "-" reads standard input.
 
@@ -188,6 +216,20 @@ def decompress_cmd(model: str | None, max_pixels: int, **common: object) -> None
         model=model,
         max_pixels=max_pixels or None,
     )
+
+
+@main.command("test")
+@_run_options
+@_decode_model_option
+@_max_pixels_option
+def test_cmd(model: str | None, max_pixels: int, **common: object) -> None:
+    """Check .fzi files: decode each one whole, compare its checksum, and write nothing ("-": standard input).
+
+    \b
+    flowzip test photo.fzi                   says whether photo.fzi decodes exactly
+    flowzip test -r archive/                 every .fzi file under archive/; exit status 1 if any fails
+    """
+    _code_files(check_file, _CommonOptions(**common), {FILE_SUFFIX}, None, model=model, max_pixels=max_pixels or None)
 
 
 @main.command("info")

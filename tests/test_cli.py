@@ -78,10 +78,11 @@ def test_output_option_and_no_overwrite(workdir: Path, tiny_model_path: Path) ->
     ("args", "message"),
     [
         (["compress", "missing.png"], "no such file"),
-        (["compress", "junk.png"], "not a readable image"),
+        (["compress", "junk.png", "-f"], "not a readable image"),
+        (["compress", "junk.png"], "junk.fzi already exists"),
         (["compress", "junk.fzi"], "the output would replace the input"),
         (["compress", "."], "use -r"),
-        (["decompress", "junk.fzi"], "not a flowzip file"),
+        (["decompress", "junk.fzi", "-f"], "not a flowzip file"),
         (["decompress", "a.png"], "unknown suffix"),
         (["info", "junk.fzi"], "not a flowzip file"),
         (["compress", "a.png", "--model", "no-such-model"], "unknown model"),
@@ -179,7 +180,7 @@ def test_errors_name_the_file_and_say_truncated(workdir: Path, tiny_model_path: 
     (workdir / "deep").mkdir()
     Image.fromarray(np.zeros((4, 4), dtype=np.uint16)).save(workdir / "deep" / "a16.png")
     batch = run("compress", "-r", "deep", cwd=workdir)
-    assert batch.returncode == 1 and f"flowzip: {Path('deep') / 'a16.png'}: unsupported image mode" in batch.stderr
+    assert batch.returncode == 1 and f"flowzip: {Path('deep') / 'a16.png'}: 16-bit samples" in batch.stderr
     piped = run("decompress", "-", cwd=workdir, stdin=b"FZ")
     assert piped.stderr.startswith("flowzip: <stdin>: truncated file")
 
