@@ -2,6 +2,8 @@
 
     python tests/codepath_worker.py encode IMAGE.npy OUT.fzi MODEL [--conv2d [--channels-last]] [--threads N] [--jobs N]
     python tests/codepath_worker.py decode IN.fzi OUT.npy MODEL [--conv2d [--channels-last]] [--threads N] [--jobs N]
+    python tests/codepath_worker.py corpus - OUT.json - [options]   (decode the compatibility and conformance
+                                                                 corpora; OUT.json: each file's mismatches)
 
 The environment (ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS) is the caller's. --conv2d computes the coding
 convolutions with ``F.conv2d`` (im2col) instead of flowzip's tap-by-tap matrix products, --channels-last
@@ -11,6 +13,8 @@ feeds it channels-last tensors; --jobs sets the number of tiles coded at once.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +24,13 @@ import torch.nn.functional as F
 import flowzip
 import flowzip.exact
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import CORPORA, decode, manifest, mismatches
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("action", choices=["encode", "decode"])
+    parser.add_argument("action", choices=["encode", "decode", "corpus"])
     parser.add_argument("source")
     parser.add_argument("target")
     parser.add_argument("model")
@@ -45,8 +52,15 @@ def main() -> None:
     if args.action == "encode":
         data = flowzip.compress(np.load(args.source), model=args.model, tile_size=64, jobs=args.jobs, tools=("flow",))
         Path(args.target).write_bytes(data)
-    else:
+    elif args.action == "decode":
         np.save(args.target, flowzip.decompress(Path(args.source).read_bytes(), model=args.model, jobs=args.jobs))
+    else:
+        found = {
+            f"{folder.name}/{name}": mismatches(decode(folder, name, spec, args.jobs), spec)
+            for folder in CORPORA
+            for name, spec in manifest(folder).items()
+        }
+        Path(args.target).write_text(json.dumps(found))
     print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())
 
 

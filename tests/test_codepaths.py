@@ -8,6 +8,7 @@ channels-last tensors. Every pairing must give the same file and decode it to th
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -85,6 +86,14 @@ def test_cross_decode(setup, encoder: str, decoder: str) -> None:
     out = folder / f"{encoder}-{decoder}.npy"
     _run("decode", decoder, folder / f"{encoder}.fzi", out, model)
     assert np.array_equal(np.load(out), image)
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_corpora_decode_on_every_code_path(tmp_path: Path, path: str) -> None:
+    """Every file of the compatibility and conformance corpora decodes to its record on this code path."""
+    _run("corpus", path, Path("-"), tmp_path / "found.json", "-")
+    found = json.loads((tmp_path / "found.json").read_text())
+    assert len(found) > 100 and {name: m for name, m in found.items() if m} == {}
 
 
 def test_batch_of_tiles_matches_one_tile(tiny_model: Model) -> None:

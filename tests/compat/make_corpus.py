@@ -12,7 +12,6 @@ the header holds (manifest.json names it).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
@@ -22,6 +21,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from corpus import entry
 
 import flowzip
 from flowzip.container import FORMAT_VERSION, TILE_TOOLS
@@ -79,31 +80,12 @@ def main() -> None:
         data = flowzip.compress(image, model=model, tile_size=tile, tools=tools)
         (HERE / name).write_bytes(data)
         out = flowzip.decompress(data, model=model)
-        manifest[name] = _entry(out)
+        manifest[name] = entry(out)
     # from format 6: a shipped model named by its number (shipped models never change, so the file stays valid)
     data = flowzip.compress(make_image("photo", 16, 16, seed=7), model=SHIPPED_MODEL, tools=("flow",))
     (HERE / "shipped-model.fzi").write_bytes(data)
-    manifest["shipped-model.fzi"] = {**_entry(flowzip.decompress(data)), "model": SHIPPED_MODEL}
+    manifest["shipped-model.fzi"] = {**entry(flowzip.decompress(data)), "model": SHIPPED_MODEL}
     (HERE / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-
-
-def _entry(out: Image.Image | np.ndarray) -> dict:
-    """What a file must decode to: its type, shape, pixels' and palette's hashes and transparency."""
-    pixels = np.asarray(out)
-    return {
-        "type": "array" if isinstance(out, np.ndarray) else f"image {out.mode}",
-        "shape": list(pixels.shape),
-        "sha256": hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest(),
-        "palette_sha256": hashlib.sha256(bytes(out.getpalette() or [])).hexdigest()
-        if not isinstance(out, np.ndarray)
-        else None,
-        "transparency": None if isinstance(out, np.ndarray) else _json(out.info.get("transparency")),
-    }
-
-
-def _json(value: object) -> object:
-    """A transparency as JSON: an int, a list of ints (a colour key), or a hex string (palette alpha)."""
-    return value.hex() if isinstance(value, bytes) else list(value) if isinstance(value, tuple) else value
 
 
 if __name__ == "__main__":

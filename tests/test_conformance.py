@@ -1,0 +1,59 @@
+"""The conformance corpus (tests/conformance, written by its make_corpus.py): a file per coding path, each
+decoding to the pixels its manifest records. tests/test_codepaths.py decodes it again on every CPU code path."""
+
+from __future__ import annotations
+
+import pytest
+from corpus import TESTS, decode, manifest, mismatches
+
+import flowzip
+from flowzip.codec import coding_paths
+from flowzip.container import COLOUR_KEY_CHANNELS, KINDS, MODES
+from flowzip.planes import MIXED_METHODS, PREDICTORS, TRANSFORMS, WARM_METHOD
+from flowzip.zoo import shipped_model_names
+
+FOLDER = TESTS / "conformance"
+MANIFEST = manifest(FOLDER)
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_file_decodes_to_its_record(name: str) -> None:
+    spec = MANIFEST[name]
+    assert mismatches(decode(FOLDER, name, spec), spec) == []
+    assert coding_paths((FOLDER / name).read_bytes()) == spec["paths"]
+
+
+def _written_paths() -> set[str]:
+    """Every path this flowzip writes: the raw and flow tools; the classical tool with each transform (the plain
+    subtract green only older flowzips wrote) and with LZMA2 or the warm-started context method; each predictor
+    with LZMA2 and the cold context method on a plane."""
+    lzma = {f"{p} + LZMA2" for p in PREDICTORS}
+    return (
+        {"raw", "flow"}
+        | {f"classical: {t}" for t in TRANSFORMS if t != "subtract green"}
+        | {f"classical coder: {c}" for c in ("none + LZMA2", f"context method {WARM_METHOD}")}
+        | {f"plane: {c}" for c in lzma | {f"context method {MIXED_METHODS[0]}"}}
+    )
+
+
+def test_every_coding_path_is_covered() -> None:
+    covered = {p for spec in MANIFEST.values() for p in spec["paths"]}
+    classical = [p.removeprefix("classical: ").rsplit(", ", 1) for p in covered if p.startswith("classical: ")]
+    covered |= {f"classical: {transform}" for transform, _ in classical}
+    covered |= {f"classical coder: {coder}" for _, coder in classical}
+    assert _written_paths() <= covered, sorted(_written_paths() - covered)
+
+
+def test_every_model_mode_and_header_field_is_covered() -> None:
+    headers = {name: flowzip.read_header((FOLDER / name).read_bytes()) for name in MANIFEST}
+    assert {MANIFEST[n].get("model") for n in MANIFEST} >= set(shipped_model_names())
+    assert {h.mode for h in headers.values()} == set(MODES)
+    assert {h.kind for h in headers.values()} == set(KINDS)
+    assert {h.mode for h in headers.values() if h.colour_key is not None} == set(COLOUR_KEY_CHANNELS)
+    transparencies = {type(h.palette.transparency) for h in headers.values() if h.palette is not None}
+    assert transparencies == {int, bytes}
+    assert any(h.icc_profile for h in headers.values())
+    sizes = {(h.width, h.height) for h in headers.values()}
+    assert {(1, 1), (97, 1), (1, 97)} <= sizes
+    grids = {h.tile_grid for h in headers.values() if MODES[h.mode].rgb_planes}
+    assert any(rows > 1 and cols > 1 for rows, cols in grids), "a grid of several tiles"
