@@ -10,6 +10,10 @@ from collections.abc import Iterator
 class FlowzipError(Exception):
     """A problem with the user's input, files or models; its message is one line meant for the user."""
 
+    def __init__(self, message: str):
+        # one line whatever it quotes: the messages of errors it wraps (numba's, constriction's) may have several
+        super().__init__(" ".join(str(message).split()))
+
 
 class FlowzipWarning(UserWarning):
     """Something of the input that is not kept (a second frame, a gamma chunk); one line meant for the user."""

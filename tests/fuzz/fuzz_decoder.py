@@ -8,9 +8,9 @@ file it cannot read). Any other exception is a crash, which libFuzzer saves and 
 -rss_limit_mb turn a hang or a huge allocation into one too. New inputs go to CORPUS_DIR; the seeds, read
 too, are the compatibility and conformance corpora, the damaged files of tests/fuzz_corpus and tests/fuzz/seeds
 (what earlier campaigns found that adds coverage, merged with -merge=1). tests/test_fuzz.py runs it briefly in
-CI; run it longer by hand for a campaign. flowzip's Python modules are instrumented for coverage; the compiled
-pixel loops (numba) and PyTorch are not, so coverage counts the parser, the tile and section logic and the
-entropy decoder's driver.
+CI; run it longer by hand for a campaign. flowzip's modules are instrumented for coverage but for those with
+compiled loops (numba compiles from the bytecode that instrumentation changes), and PyTorch is not, so coverage
+counts the parser, the codec, the tile and section logic and the models' Python.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ import torch  # noqa: F401
 from PIL import Image, UnidentifiedImageError
 
 # numba compiles the pixel loops from their bytecode, which instrumentation would change
-with atheris.instrument_imports(include=["flowzip"], exclude=["flowzip.jit", "flowzip.planes", "flowzip.causal"]):
+PACKAGE = Path(__file__).resolve().parents[2] / "flowzip"
+COMPILED = [f"flowzip.{p.stem}" for p in sorted(PACKAGE.glob("*.py")) if "njit" in p.read_text()]
+with atheris.instrument_imports(include=["flowzip"], exclude=COMPILED):
     import flowzip
     import flowzip.tiles
     from flowzip import pillow_plugin
@@ -65,10 +67,11 @@ def test_one_input(data: bytes) -> None:
 
 
 def main() -> None:
-    """Fuzz, reading the seeds after the corpus folder (the first argument that is not an option)."""
+    """Fuzz, reading the seeds after the corpus folder (the first argument that is not an option), or run the
+    input files given instead."""
     args = sys.argv[:]
     first = next((k for k, a in enumerate(args[1:], 1) if not a.startswith("-")), None)
-    if first is not None and "-merge=1" not in args:
+    if first is not None and Path(args[first]).is_dir() and "-merge=1" not in args:
         args[first + 1 : first + 1] = [str(d) for d in SEED_DIRS if d.is_dir()]
     atheris.Setup(args, test_one_input)
     atheris.Fuzz()
