@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from flowzip.flow_tile import encode_flow_tile
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
-from flowzip.tiles import flow_stream
 from flowzip.zoo import DEFAULT_MODEL, load_model
 
 DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dev" / "cbsd68"
@@ -39,7 +39,7 @@ def main() -> None:
         crop = np.ascontiguousarray(img[i : i + args.crop, j : j + args.crop])
         with torch.no_grad():
             bits = model.flow.code_length_bits(torch.from_numpy(crop).permute(2, 0, 1)[None].double()).item()
-        coded = 8 * len(flow_stream(model, crop))
+        coded = 8 * len(encode_flow_tile(model, crop))
         total_model, total_coded = total_model + bits, total_coded + coded
         print(f"| {path.name} | {bits:.0f} | {coded} | {100 * (coded / bits - 1):+.3f} % |")
     print(f"| **total** | {total_model:.0f} | {total_coded:.0f} | {100 * (total_coded / total_model - 1):+.3f} % |")

@@ -27,7 +27,6 @@ from flowzip.container import (
     MAX_SIDE,
     MAX_TILE_LOG2,
     MIN_TILE_LOG2,
-    MODEL_ID_BYTES,
     MODES,
     TILE_TOOLS,
     Header,
@@ -36,11 +35,12 @@ from flowzip.container import (
     pixel_checksum,
     read_container,
     tile_grid,
+    tile_tool,
     write_container,
 )
 from flowzip.errors import FlowzipError, FlowzipWarning
 from flowzip.images import ImageLike, check_8_bit
-from flowzip.zoo import Model, default_model, find_model, load_model
+from flowzip.zoo import Model, ModelOnUse, default_model, find_model, load_model, model_id
 
 if TYPE_CHECKING:
     from flowzip.tiles import Progress
@@ -160,12 +160,14 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _model_for(model: str | Model | None, width: int, height: int) -> Model:
-    """The model to code an image of this size with: the one given (loaded by name or path), or
+def _model_for(model: str | Model | None, width: int, height: int) -> str | Model:
+    """The model to code an image of this size with: the one given (a name, a path or a loaded model), or
     ``zoo.default_model`` of the size."""
-    if isinstance(model, Model):
-        return model
-    return load_model(default_model(width, height) if model is None else model)
+    return default_model(width, height) if model is None else model
+
+
+def _loaded(model: str | Model) -> Model:
+    return model if isinstance(model, Model) else load_model(model)
 
 
 def compress(
@@ -182,7 +184,7 @@ def compress(
     ``image`` is a uint8 numpy array (H, W), (H, W, C) with C in 1..4, or a PIL image in mode RGB, RGBA, L,
     LA, P or 1. ``model`` is a shipped model's name or a model file's path (None: ``zoo.default_model`` of the
     image's size); ``tile_size`` a power of two
-    from 32 to 4096; ``progress(done, total)`` is called after each flow tile; ``jobs`` tiles are coded at
+    from 32 to 4096; ``progress(done, total)`` is called after each RGB tile; ``jobs`` tiles are coded at
     once (None: one per core). The bytes do not depend on ``jobs``. ``tools`` are what each RGB tile may be
     coded with, the shortest winning: "flow", "classical" (and always "raw"); name one to measure it alone.
 
@@ -201,14 +203,15 @@ def compress(
         raise FlowzipError(f"invalid tile size {tile_size}: use a power of two from 32 to 4096")
     tile_log2 = min(tile_log2, covering_tile_log2(width, height))  # the same one tile; the header omits its size
     layout = MODES[p.mode]
-    sections, model_id, m = [], b"", None
+    sections, stored_id, chosen = [], b"", None
     cores = available_cores() if jobs is None else jobs
     if layout.rgb_planes:
         from flowzip.tiles import encode_tiles
 
-        m = _model_for(model, width, height)
-        tile_log2, sections = encode_tiles(m, p.pixels[:, :, :3], tile_log2, cores, progress, tools)
-        model_id = m.weights_hash[:MODEL_ID_BYTES]
+        chosen = _model_for(model, width, height)
+        stored_id = model_id(chosen)
+        source = ModelOnUse(lambda: _matching(_loaded(chosen), stored_id))  # loaded if a tile tries it
+        tile_log2, sections = encode_tiles(source, p.pixels[:, :, :3], tile_log2, cores, progress, tools)
     if p.mode == "P":
         from flowzip.planes import encode_indices
 
@@ -224,17 +227,24 @@ def compress(
         p.kind,
         tile_log2,
         pixel_checksum(p.pixels.tobytes()),
-        model_id,
+        stored_id,
         p.icc_profile,
         p.palette,
         p.colour_key,
     )
     data = write_container(header, sections)
-    _check_written(data, p if verify else None, m, cores)
+    _check_written(data, p if verify else None, chosen, cores)
     return data
 
 
-def _check_written(data: bytes, original: _Pixels | None, model: Model | None, jobs: int) -> None:
+def _matching(model: Model, stored_id: bytes) -> Model:
+    """``model``, checked to be the one whose id the file stores (the index of the shipped models gave it)."""
+    if model.weights_hash[: len(stored_id)] != stored_id:
+        raise FlowzipError(f"the installed model {model.name!r} does not match its id; reinstall flowzip")
+    return model
+
+
+def _check_written(data: bytes, original: _Pixels | None, model: str | Model | None, jobs: int) -> None:
     """Read ``data`` back through every check of the decoder's (cheap); with ``original``, decode it whole and
     compare. A file that fails is a bug of flowzip's, reported so that nothing that would not decode is kept."""
     try:
@@ -256,9 +266,9 @@ def _decode(
     if tiles:
         from flowzip.tiles import decode_tiles
 
-        m = find_model(header.model_id, model)
+        source = ModelOnUse(lambda: find_model(header.model_id, model))  # loaded if a tile needs it
         cores = available_cores() if jobs is None else jobs
-        decoded = decode_tiles(m, sections[: len(tiles)], tiles, header.version, cores, progress)
+        decoded = decode_tiles(source, sections[: len(tiles)], tiles, header.version, cores, progress)
         for (rows, cols), rgb in zip(tiles, decoded, strict=True):
             pixels[rows, cols, :3] = rgb
     if header.mode == "P" and header.version > 1:
@@ -291,7 +301,7 @@ def decompress(
     profile) or a numpy array of the same shape. ``model`` overrides the search for the file's model among
     the shipped ones (a name or a path); it must be the model the file was written with. Images of more than
     ``max_pixels`` pixels (default 2**28) are refused before anything is allocated; None lifts the limit.
-    ``progress(done, total)`` is called after each flow tile; ``jobs`` tiles are decoded at once (None: one
+    ``progress(done, total)`` is called after each RGB tile; ``jobs`` tiles are decoded at once (None: one
     per core).
     """
     p = _decode(data, model, max_pixels, progress, jobs)
@@ -321,11 +331,11 @@ def model_code_length(image: ImageLike, model: str | Model | None = None, tile_s
     p = _from_input(image)
     if not MODES[p.mode].rgb_planes:
         raise FlowzipError(f"a {p.mode} image is not coded by the flow; only RGB and RGBA are")
-    from flowzip.tiles import tile_code_length
+    from flowzip.flow_tile import flow_code_length
 
     height, width = p.pixels.shape[:2]
-    m = _model_for(model, width, height)
-    return sum(tile_code_length(m, p.pixels[rows, cols, :3]) for rows, cols in tile_grid(height, width, tile_size))
+    m = _loaded(_model_for(model, width, height))
+    return sum(flow_code_length(m, p.pixels[rows, cols, :3]) for rows, cols in tile_grid(height, width, tile_size))
 
 
 def coding_paths(data: bytes) -> list[str]:
@@ -336,11 +346,8 @@ def coding_paths(data: bytes) -> list[str]:
     header, sections = read_container(data, max_pixels=None)
     paths = []
     for (rows, cols), section in zip(header.rgb_tiles(), sections, strict=False):
-        if header.version == 1:  # no tool byte: a tile of one byte a subpixel was raw, any other the flow's
-            tool = "raw" if len(section) == 3 * (rows.stop - rows.start) * (cols.stop - cols.start) else "flow"
-        else:
-            tool = TILE_TOOLS[section[0]] if section and section[0] < len(TILE_TOOLS) else "invalid"
-        paths.append(f"classical: {describe_rgb(section[1:])}" if tool == "classical" else tool)
+        tool, data = tile_tool(section, 3 * (rows.stop - rows.start) * (cols.stop - cols.start), header.version)
+        paths.append(f"classical: {describe_rgb(data)}" if tool == "classical" else tool)
     return paths + [f"plane: {describe_predicted(s)}" for s in sections[len(header.rgb_tiles()) :]]
 
 

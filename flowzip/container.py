@@ -1,7 +1,7 @@
 """The .fzi container: a compact header, a checksum of the decoded pixels, and the coded sections.
 
 The byte-by-byte specification is ``docs/format.md``; this module is its only reader and writer. Sections
-are, in order: one per flow tile (row-major over the tile grid) when the mode has RGB, then one per extra
+are, in order: one per RGB tile (row-major over the tile grid) when the mode has RGB, then one per extra
 plane of the mode (alpha, grey, palette indices). Every length is a LEB128 varint. Format 2 stores every
 section's length, so a file that was cut short is known to be truncated; format 1 (still read) left the last
 one implied by the end of the file. ``read_container`` checks everything it can before anything is allocated.
@@ -312,13 +312,22 @@ def read_container(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> 
     return header, sections
 
 
+def tile_tool(section: bytes, subpixels: int, version: int) -> tuple[str, bytes]:
+    """(tool, its data) of an RGB tile's section of ``subpixels``: from format 2 the first byte names the tool in
+    ``TILE_TOOLS`` ("invalid" if it names none); format 1 had no tool byte: a section of one byte a subpixel was
+    raw, any other the flow's."""
+    if version == 1:
+        return ("raw" if len(section) == subpixels else "flow"), section
+    if not section or section[0] >= len(TILE_TOOLS):
+        return "invalid", section[1:]
+    return TILE_TOOLS[section[0]], section[1:]
+
+
 def _check_section_sizes(header: Header, sections: list[bytes]) -> None:
     """Refuse flow sections too short for the latents they claim to hold (``FLOW_SYMBOLS_PER_BYTE``); the other
     tools' sections can be that short (a flat image)."""
-    flow = bytes([TILE_TOOLS.index("flow")])
     for (rows, cols), section in zip(header.rgb_tiles(), sections, strict=False):
         symbols = 3 * (rows.stop - rows.start) * (cols.stop - cols.start)
-        # format 1 had no tool byte: a section of exactly one byte a subpixel was raw, any other the flow's
-        is_flow = section[:1] == flow if header.version > 1 else len(section) != symbols
+        is_flow = tile_tool(section, symbols, header.version)[0] == "flow"
         if is_flow and symbols > FLOW_SYMBOLS_PER_BYTE * len(section) + FLOW_SYMBOLS_SLACK:
             raise FlowzipError(f"corrupt file: a {len(section)}-byte section cannot hold {symbols} latents")

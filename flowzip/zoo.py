@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
@@ -47,6 +49,22 @@ class Model:
     def short_id(self) -> str:
         """The hash prefix that compressed files store, in hex."""
         return self.weights_hash[:MODEL_ID_BYTES].hex()
+
+
+ModelSource = Callable[[], Model]  # gives a model, loading it on the first call (``ModelOnUse``)
+
+
+class ModelOnUse:
+    """A ``ModelSource`` that loads its model (and PyTorch) the first time any thread asks for it, once."""
+
+    def __init__(self, load: Callable[[], Model]):
+        self._load, self._model, self._lock = load, None, threading.Lock()
+
+    def __call__(self) -> Model:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
 
 
 def default_model(width: int, height: int) -> str:
@@ -138,6 +156,15 @@ def load_model(name_or_path: str) -> Model:
     if path.suffix == MODEL_SUFFIX or path.exists():
         return load_model_file(path)
     raise FlowzipError(f"unknown model {name_or_path!r}; shipped models: {', '.join(shipped_model_names())}")
+
+
+def model_id(model: str | Model) -> bytes:
+    """The id a file stores for ``model`` (the first bytes of its weights hash), for a shipped model from the
+    index without loading it."""
+    if isinstance(model, Model):
+        return model.weights_hash[:MODEL_ID_BYTES]
+    shipped = shipped_model_hashes().get(model) if model in shipped_model_names() else None
+    return (shipped or load_model(model).weights_hash)[:MODEL_ID_BYTES]
 
 
 def find_model(short_id: bytes, requested: str | Model | None) -> Model:

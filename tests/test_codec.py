@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import torch
 from PIL import Image
 
 import flowzip
+from flowzip.codec import coding_paths
 from flowzip.container import TILE_TOOLS, read_container
 from flowzip.errors import FlowzipError
 from flowzip.tiles import CLASSICAL, FLOW, RAW, encode_tile
@@ -102,6 +105,23 @@ def test_truncations_and_bit_flips_fail_cleanly(tiny_model: Model) -> None:
         assert np.array_equal(out, image), f"bit flip at byte {pos} returned wrong pixels"
 
 
+def test_tiles_that_need_no_model_decode_without_it(tiny_model: Model, tmp_path: Path) -> None:
+    """A file whose tiles are all classical or raw decodes without its model: here a model that is not
+    installed, and in a fresh process without importing PyTorch (a screenshot's file, say)."""
+    drawing = make_image("few-colours", 70, 90, seed=3)
+    data = flowzip.compress(drawing, model=tiny_model, tile_size=32)
+    assert "flow" not in coding_paths(data)
+    assert np.array_equal(flowzip.decompress(data), drawing)
+    (tmp_path / "x.fzi").write_bytes(data)
+    code = (
+        "import sys, flowzip; from pathlib import Path; "
+        "flowzip.decompress(Path(sys.argv[1]).read_bytes()); flowzip.compress(flowzip.decompress("
+        "Path(sys.argv[1]).read_bytes())); print('torch' in sys.modules)"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.fzi")], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+
+
 def test_wrong_model_is_named(tiny_model: Model, tmp_path: Path) -> None:
     from flowzip.zoo import load_model_file, save_model
 
@@ -109,7 +129,8 @@ def test_wrong_model_is_named(tiny_model: Model, tmp_path: Path) -> None:
 
     other = tmp_path / "other.fzm"
     save_model(other, random_flow(tiny_model.flow.config, seed=5), "other")
-    data = flowzip.compress(make_image("photo", 16, 16), model=tiny_model)
+    data = flowzip.compress(make_image("photo", 16, 16), model=tiny_model, tools=("flow",))
+    assert coding_paths(data) == ["flow"], "a tile that needs the model"
     with pytest.raises(FlowzipError, match=f"needs model {tiny_model.short_id}"):
         flowzip.decompress(data, model=load_model_file(other))
     with pytest.raises(FlowzipError, match=f"needs model {tiny_model.short_id}"):
@@ -121,7 +142,7 @@ def test_tile_coding_is_independent_of_neighbours(tiny_model: Model) -> None:
     a = make_image("photo", 64, 128)
     b = a.copy()
     b[:, 64:] = 255 - b[:, 64:]
-    assert encode_tile(tiny_model, a[:, :64]) == encode_tile(tiny_model, b[:, :64])
+    assert encode_tile(lambda: tiny_model, a[:, :64]) == encode_tile(lambda: tiny_model, b[:, :64])
 
 
 def test_large_images_round_trip(tiny_model: Model) -> None:
@@ -182,7 +203,7 @@ def test_each_tile_gets_the_shortest_tool(tiny_model: Model) -> None:
     assert [s[:1] for s in sections] == [CLASSICAL, RAW]
     for (rows, cols), section in zip(header.rgb_tiles(), sections, strict=True):
         for tool in ("flow", "classical"):
-            assert len(section) <= len(encode_tile(tiny_model, drawing[rows, cols], (tool,)))
+            assert len(section) <= len(encode_tile(lambda: tiny_model, drawing[rows, cols], (tool,)))
 
 
 def test_a_pixel_model_round_trips(tmp_path: Path) -> None:

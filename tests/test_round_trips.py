@@ -25,8 +25,7 @@ from PIL import Image
 
 import flowzip
 from flowzip.codec import coding_paths
-from flowzip.container import FORMAT_VERSION
-from flowzip.tiles import FLOW, decode_tile, flow_stream
+from flowzip.flow_tile import decode_flow_tile, encode_flow_tile
 from flowzip.zoo import load_model, shipped_model_names
 
 from conftest import CONTENTS, TINY_MODEL, make_image
@@ -108,5 +107,5 @@ def test_each_model_decodes_its_own_stream_of_tiny_images(model: str) -> None:
     m = load_model(model)
     for height, width in itertools.product((1, 2, 3, 4, 5, 8, 9, 17), (1, 2, 3, 5, 8, 17)):
         tile = make_image("two-colour", height, width, seed=height * 31 + width)
-        section = FLOW + flow_stream(m, tile)
-        assert np.array_equal(decode_tile(m, section, height, width, FORMAT_VERSION), tile), (height, width)
+        stream = encode_flow_tile(m, tile)
+        assert np.array_equal(decode_flow_tile(m, stream, height, width), tile), (height, width)

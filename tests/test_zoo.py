@@ -13,7 +13,8 @@ from PIL import Image
 import flowzip
 from flowzip.container import MODEL_ID_BYTES, SHIPPED_MODEL_IDS, read_container
 from flowzip.errors import FlowzipError
-from flowzip.tiles import FLOW, flow_stream
+from flowzip.flow_tile import encode_flow_tile
+from flowzip.tiles import FLOW
 from flowzip.zoo import (
     DEFAULT_MODEL,
     SMALL_IMAGE_MODEL,
@@ -40,7 +41,7 @@ def _rate_overhead(crop: np.ndarray) -> float:
     x = torch.from_numpy(crop.copy()).permute(2, 0, 1)[None].to(torch.float64)
     with torch.no_grad():
         model_bits = model.flow.code_length_bits(x).item()
-    return 8 * len(flow_stream(model, crop)) / model_bits - 1
+    return 8 * len(encode_flow_tile(model, crop)) / model_bits - 1
 
 
 @pytest.mark.parametrize("name", flowzip.shipped_model_names())
