@@ -3,7 +3,7 @@
     python benchmarks/context_coders.py [FOLDER ...] [--limit N]
 
 Each image (RGB) goes through the transform the classical coder writes (centred subtract green), then through
-every context method (``flowzip.planes.CONTEXT_METHODS``: 5 to 8 of formats 2 to 5), one
+every context method (``flowzip.classical.methods.CONTEXT_METHODS``: 5 to 8 of formats 2 to 5), one
 after another on one thread; every stream is decoded and checked. The defaults are the images the methods were
 tuned on (the training photos) and one dev set (CBSD68). Prints bits per subpixel and each method's change
 against method 6, with encode and decode seconds.
@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from flowzip.classical.context_coder import context_decode, context_encode
+from flowzip.classical.methods import CONTEXT_METHODS
+from flowzip.classical.transforms import subtract_green
 from flowzip.images import dataset_images
-from flowzip.planes import CONTEXT_METHODS, _context_decode, _context_encode, _subtract_green
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -30,14 +32,14 @@ def measure(folder: str, limit: int | None) -> None:
     decode_s = dict.fromkeys(CONTEXT_METHODS, 0.0)
     subpixels = 0
     for name, image in images:
-        pixels = np.ascontiguousarray(_subtract_green(np.asarray(image)[:, :, :3], -1, 128))
+        pixels = np.ascontiguousarray(subtract_green(np.asarray(image)[:, :, :3]))
         for method in CONTEXT_METHODS:
             start = time.perf_counter()
-            coded = _context_encode(pixels.copy(), 10 * pixels.size + 64, method)
+            coded = context_encode(pixels.copy(), 10 * pixels.size + 64, method)
             encode_s[method] += time.perf_counter() - start
             assert coded is not None
             start = time.perf_counter()
-            decoded = _context_decode(coded, *pixels.shape)
+            decoded = context_decode(coded, *pixels.shape)
             decode_s[method] += time.perf_counter() - start
             if not np.array_equal(decoded, pixels):
                 raise SystemExit(f"{name}: method {method} did not decode exactly")
@@ -60,7 +62,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="The first N images of each folder.")
     args = parser.parse_args()
     for method in CONTEXT_METHODS:  # compile before timing
-        _context_decode(_context_encode(np.zeros((2, 2, 3), np.uint8), 64, method) or b"", 2, 2, 3)
+        context_decode(context_encode(np.zeros((2, 2, 3), np.uint8), 64, method) or b"", 2, 2, 3)
     for folder in args.folders:
         measure(folder, args.limit)
 

@@ -1,4 +1,5 @@
-"""Learn method 8's starting state (``flowzip.planes.WARM_STATE``) from the training photos, or measure choices.
+"""Learn method 8's starting state (``flowzip.classical.state.WARM_STATE``) from the training photos, or
+measure choices.
 
     python benchmarks/context_state.py [--photos DIR] [--out models/context-state-1.npz]
     python benchmarks/context_state.py --measure [--photos DIR]
@@ -14,21 +15,15 @@ printing bits per subpixel; every stream is decoded and checked.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from flowzip.classical.context_coder import mixed_code
+from flowzip.classical.state import MixedState, cold_state, save_state, state_hash
+from flowzip.classical.transforms import subtract_green
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
-from flowzip.planes import (
-    MixedState,
-    _cold_state,
-    _mixed_code,
-    _subtract_green,
-    learn_state,
-    save_state,
-    state_hash,
-)
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEN_CAP = 8  # chosen by --measure (models/README.md)
@@ -36,8 +31,24 @@ CROP = 32
 CROPS_PER_PHOTO = 32
 
 
+def learn_state(images: Iterable[np.ndarray], seen_cap: int) -> MixedState:
+    """The state that method 7 reaches by coding ``images`` (each (H, W, C) uint8, transformed as it would
+    code them) one after another, each probability's count of bits seen then capped at ``seen_cap``, so that
+    a coder starting from it still adapts as fast as after that many bits."""
+    state: MixedState | None = None
+    for image in images:
+        state = state or cold_state(image.shape[2])
+        out = np.empty(4 * image.size + 64, dtype=np.uint8)  # the stream is thrown away, but must fit
+        if mixed_code(np.ascontiguousarray(image), out, False, *state) < 0:
+            raise ValueError("an image's stream did not fit its buffer")
+    if state is None:
+        raise ValueError("no images to learn from")
+    np.minimum(state.probs[..., 1], seen_cap, out=state.probs[..., 1])
+    return state
+
+
 def centred(rgb: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(_subtract_green(rgb, -1, 128))
+    return np.ascontiguousarray(subtract_green(rgb))
 
 
 def crops(
@@ -57,10 +68,10 @@ def crops(
 def coded_bits(pixels: np.ndarray, start: MixedState) -> int:
     """Bits of ``pixels`` coded by the mixing coder from (a copy of) ``start``, after checking the decode."""
     out = np.empty(4 * pixels.size + 64, dtype=np.uint8)
-    written = _mixed_code(pixels, out, False, *(a.copy() for a in start))
+    written = mixed_code(pixels, out, False, *(a.copy() for a in start))
     assert written > 0, "the stream did not fit its buffer"
     decoded = np.empty_like(pixels)
-    _mixed_code(decoded, out[1:written].copy(), True, *(a.copy() for a in start))  # the first byte is 0
+    mixed_code(decoded, out[1:written].copy(), True, *(a.copy() for a in start))  # the first byte is 0
     assert np.array_equal(decoded, pixels), "decode differs"
     return 8 * (written - 1)  # method 8's stream leaves out the coder's first byte
 
@@ -72,7 +83,7 @@ def measure(photos: list[np.ndarray]) -> None:
         f"{s}x{s} ({n * len(held_out)})": list(crops(held_out, s, n, seed=1)) for s, n in ((32, 4), (128, 1), (256, 1))
     }
     tests[f"32x32 untransformed ({4 * len(held_out)})"] = list(crops(held_out, 32, 4, seed=1, transform=False))
-    candidates: dict[str, MixedState] = {"cold (method 7)": _cold_state(3)}
+    candidates: dict[str, MixedState] = {"cold (method 7)": cold_state(3)}
     for crop, per_photo in ((32, 32), (32, 128), (64, 32), (128, 8)):
         for cap in (0, 8, 24):
             state = learn_state(crops(learn_from, crop, per_photo, seed=0), cap)

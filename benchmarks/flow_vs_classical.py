@@ -4,7 +4,7 @@ smooth the block is (the classical coder's bits per subpixel), and on flat image
     python benchmarks/flow_vs_classical.py [FOLDER ...] [--model photo] [--limit N]
 
 The flow's bits of a block are its model code length of the whole image (cropped to a multiple of 32),
-each latent's bits given to the block it lies in; the classical coder (``flowzip.planes.encode_rgb``) codes
+each latent's bits given to the block it lies in; the classical coder (``flowzip.classical.encode_rgb``) codes
 each block on its own, so it pays its headers 150 times per image: a bias against it, not for it.
 """
 
@@ -16,8 +16,8 @@ import itertools
 import numpy as np
 import torch
 
+from flowzip.classical import encode_rgb
 from flowzip.images import dataset_images
-from flowzip.planes import encode_rgb
 from flowzip.priors import code_length_bits
 from flowzip.zoo import load_model
 

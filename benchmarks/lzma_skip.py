@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import flowzip
-from flowzip import planes
+from flowzip.classical import predicted
 from flowzip.images import IMAGE_SUFFIXES, open_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,13 +43,13 @@ CLASSICAL = ("classical",)
 def code(image, ratio: float) -> tuple[int, float]:
     """(file bytes, encode seconds) of the classical coder alone with ``LZMA_SKIP_RATIO = ratio``; the decode
     is checked."""
-    shipped, planes.LZMA_SKIP_RATIO = planes.LZMA_SKIP_RATIO, ratio
+    shipped, predicted.LZMA_SKIP_RATIO = predicted.LZMA_SKIP_RATIO, ratio
     try:
         start = time.perf_counter()
         data = flowzip.compress(image, tools=CLASSICAL, jobs=1)
         seconds = time.perf_counter() - start
     finally:
-        planes.LZMA_SKIP_RATIO = shipped
+        predicted.LZMA_SKIP_RATIO = shipped
     decoded = flowzip.decompress(data)
     assert np.array_equal(np.asarray(decoded), np.asarray(image)), "decode differs"
     return len(data), seconds
@@ -60,7 +60,7 @@ def measure(name: str, images: list[tuple[str, object]]) -> None:
     total = {"shipped": [0, 0.0], "always": [0, 0.0]}
     worst = (0.0, "")
     for label, image in images:
-        skip, skip_s = code(image, planes.LZMA_SKIP_RATIO)
+        skip, skip_s = code(image, predicted.LZMA_SKIP_RATIO)
         always, always_s = code(image, math.inf)
         total["shipped"][0] += skip
         total["shipped"][1] += skip_s
@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=20)
     args = parser.parse_args()
     flowzip.compress(np.zeros((8, 8, 3), np.uint8), tools=CLASSICAL)  # compile the coders first
-    print(f"LZMA_SKIP_RATIO = {planes.LZMA_SKIP_RATIO}\n")
+    print(f"LZMA_SKIP_RATIO = {predicted.LZMA_SKIP_RATIO}\n")
     print(
         "| images | files | bytes, strongest preset always | bytes, shipped | encode s, always | encode s, shipped "
         "| most lost |\n|---|---|---|---|---|---|---|"

@@ -2,7 +2,7 @@
 
 RGB (and the RGB of RGBA) is coded tile by tile on a fixed grid, each tile by the flow or the classical coder
 (``flowzip.tiles``); grey,
-alpha, palette-index and bilevel planes go through ``flowzip.planes``. Each is imported only for an image that
+alpha, palette-index and bilevel planes go through ``flowzip.classical``. Each is imported only for an image that
 needs it (PyTorch and numba take a second or two to load: a grey image needs no flow, a header no coder). A
 CRC-32 of the pixels is checked after decoding, so a decode that is not exact fails loudly instead of
 returning wrong pixels. What the format does not keep of a PIL image and that changes how it looks (gamma and
@@ -213,11 +213,11 @@ def compress(
         source = ModelOnUse(lambda: _matching(_loaded(chosen), stored_id))  # loaded if a tile tries it
         tile_log2, sections = encode_tiles(source, p.pixels[:, :, :3], tile_log2, cores, progress, tools)
     if p.mode == "P":
-        from flowzip.planes import encode_indices
+        from flowzip.classical import encode_indices
 
         sections.append(encode_indices(p.pixels[:, :, 0], _palette_colours(p.palette)))
     elif layout.extra_planes:
-        from flowzip.planes import encode_plane
+        from flowzip.classical import encode_plane
 
         sections += [encode_plane(p.pixels[:, :, c]) for c in range(layout.rgb_planes, layout.planes)]
     header = Header(
@@ -272,11 +272,11 @@ def _decode(
         for (rows, cols), rgb in zip(tiles, decoded, strict=True):
             pixels[rows, cols, :3] = rgb
     if header.mode == "P" and header.version > 1:
-        from flowzip.planes import decode_indices
+        from flowzip.classical import decode_indices
 
         pixels[:, :, 0] = decode_indices(sections[0], header.height, header.width, _palette_colours(header.palette))
     elif layout.extra_planes:
-        from flowzip.planes import decode_plane
+        from flowzip.classical import decode_plane
 
         for c, section in zip(range(layout.rgb_planes, layout.planes), sections[len(tiles) :], strict=True):
             pixels[:, :, c] = decode_plane(section, header.height, header.width)
@@ -341,7 +341,7 @@ def model_code_length(image: ImageLike, model: str | Model | None = None, tile_s
 def coding_paths(data: bytes) -> list[str]:
     """How each section of a .fzi file is coded, in order: an RGB tile by "raw", "flow" or "classical: " and its
     transform and coder ("classical: palette, context method 7"), a plane by its coder ("plane: med + LZMA2")."""
-    from flowzip.planes import describe_predicted, describe_rgb
+    from flowzip.classical import describe_predicted, describe_rgb
 
     header, sections = read_container(data, max_pixels=None)
     paths = []

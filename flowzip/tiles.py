@@ -1,6 +1,6 @@
 """RGB tiles, each coded by the tool that makes it smallest: a learned model, the classical coder, or raw.
 
-The learned model (``flowzip.flow_tile``) is for photographs; the classical coder (``flowzip.planes.encode_rgb``:
+The learned model (``flowzip.flow_tile``) is for photographs; the classical coder (``flowzip.classical.encode_rgb``:
 prediction or a palette, then LZMA2 or a context coder) for drawings, text and few colours, where the model's
 confident predictions fail at every sharp edge; raw bytes for noise. Every tool is tried on every tile and the
 shortest section kept, so no tile costs more than the best of them, but the model is skipped where the classical
@@ -23,9 +23,9 @@ from typing import TypeVar
 
 import numpy as np
 
+from flowzip.classical import decode_rgb, encode_rgb
 from flowzip.container import MAX_TILE_LOG2, TILE_TOOLS, covering_tile_log2, tile_grid, tile_tool
 from flowzip.errors import FlowzipError
-from flowzip.planes import decode_rgb, encode_rgb
 from flowzip.zoo import ModelSource
 
 Progress = Callable[[int, int], None]  # called with (tiles done, tiles in all) after each RGB tile

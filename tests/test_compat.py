@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from corpus import CORPORA, TESTS, decode, manifest, mismatches
 
+from flowzip.classical.methods import CONTEXT_METHODS, TRANSFORMS
 from flowzip.container import read_container
-from flowzip.planes import CONTEXT_METHODS, TRANSFORMS
 from flowzip.tiles import CLASSICAL, FLOW
 
 CORPUS = TESTS / "compat"

@@ -7,9 +7,9 @@ import pytest
 from corpus import TESTS, decode, manifest, mismatches
 
 import flowzip
+from flowzip.classical.methods import MIXED_METHODS, PREDICTORS, TRANSFORMS, WARM_METHOD
 from flowzip.codec import coding_paths
 from flowzip.container import COLOUR_KEY_CHANNELS, KINDS, MODES
-from flowzip.planes import MIXED_METHODS, PREDICTORS, TRANSFORMS, WARM_METHOD
 from flowzip.zoo import shipped_model_names
 
 FOLDER = TESTS / "conformance"

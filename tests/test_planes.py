@@ -9,30 +9,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flowzip import planes
-from flowzip.errors import FlowzipError
-from flowzip.planes import (
-    CONTEXT_METHODS,
-    MIXED_METHODS,
-    PREDICTORS,
-    TRANSFORMS,
-    WARM_METHOD,
+from flowzip.classical import decode_plane, decode_rgb, encode_plane, encode_rgb, predicted
+from flowzip.classical.context_coder import context_decode, context_encode
+from flowzip.classical.lzma_coder import FAST_PRESET
+from flowzip.classical.methods import CONTEXT_METHODS, MIXED_METHODS, PREDICTORS, TRANSFORMS, WARM_METHOD
+from flowzip.classical.predicted import encode_predicted
+from flowzip.classical.state import (
     WARM_STATE,
     WARM_STATE_CHANNELS,
     WARM_STATE_SHA256,
-    _context_decode,
-    _context_encode,
-    _encode_predicted,
-    _subtract_green,
-    decode_plane,
-    decode_rgb,
-    encode_plane,
-    encode_rgb,
     load_state,
     save_state,
     state_hash,
     warm_state,
 )
+from flowzip.classical.transforms import subtract_green
+from flowzip.errors import FlowzipError
 
 from conftest import make_image, shared_data
 
@@ -50,39 +42,39 @@ def test_context_coder_round_trip(content: str, shape: tuple[int, int], channels
     """Every version (formats 2 to 4's, which old files hold, and format 5's, which codes three channels), on
     sizes down to one pixel."""
     pixels = make_image(content, *shape, channels=channels)
-    coded = _context_encode(pixels.copy(), 4 * pixels.size + 64, method)
+    coded = context_encode(pixels.copy(), 4 * pixels.size + 64, method)
     assert coded is not None and coded[0] == method
-    assert np.array_equal(_context_decode(coded, *pixels.shape), pixels)
+    assert np.array_equal(context_decode(coded, *pixels.shape), pixels)
     if method != CONTEXT_METHODS[0]:  # the stream ends at its last non-zero byte, so trailing zeros are damage
         with pytest.raises(FlowzipError, match="wrong length"):
-            _context_decode(coded + b"\0", *pixels.shape)
+            context_decode(coded + b"\0", *pixels.shape)
 
 
 def test_each_context_coder_is_shorter_than_the_last() -> None:
     """Format 3's: faster adaptation and a shorter ending, most on small images, where a context sees few bits.
     Format 4's: mixing more context models. Format 5's: starting from what photos taught method 7."""
     for shape in [(16, 16), (96, 96)]:
-        photo = _subtract_green(make_image("photo", *shape), -1, 128)
-        lengths = [len(_context_encode(photo, 10 * photo.size, method) or b"") for method in CONTEXT_METHODS]
+        photo = subtract_green(make_image("photo", *shape))
+        lengths = [len(context_encode(photo, 10 * photo.size, method) or b"") for method in CONTEXT_METHODS]
         assert lengths[3] < lengths[2] < lengths[1] < lengths[0], (shape, lengths)
 
 
 def test_warm_method_refuses_other_channel_counts() -> None:
     grey = make_image("photo", 8, 8, channels=1)
-    coded = _context_encode(np.repeat(grey, 3, axis=2), 1000, WARM_METHOD)
+    coded = context_encode(np.repeat(grey, 3, axis=2), 1000, WARM_METHOD)
     assert coded is not None
     with pytest.raises(FlowzipError, match="codes 3 channels"):
-        _context_decode(coded, 8, 8, 1)
+        context_decode(coded, 8, 8, 1)
 
 
 def test_the_encoder_starts_three_channels_warm() -> None:
     photo = make_image("photo", 24, 24)
-    assert _context_encode(photo, 10 * photo.size)[0] == WARM_METHOD
-    assert _context_encode(photo[:, :, :1], 10 * photo.size)[0] == MIXED_METHODS[0]
+    assert context_encode(photo, 10 * photo.size)[0] == WARM_METHOD
+    assert context_encode(photo[:, :, :1], 10 * photo.size)[0] == MIXED_METHODS[0]
 
 
 def test_context_coder_gives_up_when_longer_than_its_budget() -> None:
-    assert _context_encode(make_image("noise", 16, 16, channels=1), 100) is None
+    assert context_encode(make_image("noise", 16, 16, channels=1), 100) is None
 
 
 @pytest.mark.parametrize("content", ["noise", "constant", "gradient", "photo"])
@@ -96,9 +88,8 @@ def test_planes_and_rgb_round_trip(content: str) -> None:
 def test_every_colour_transform_decodes(transform: str) -> None:
     """Including the plain subtract green, which format 3 encoders no longer write but format 2 files hold."""
     rgb = make_image("photo", 21, 30)
-    sign, offset = (0, 0) if transform == "identity" else (-1, 128 if "centred" in transform else 0)
-    pixels = _subtract_green(rgb, sign, offset)
-    data = bytes([TRANSFORMS.index(transform)]) + _encode_predicted(pixels)
+    pixels = rgb if transform == "identity" else subtract_green(rgb, 128 if "centred" in transform else 0)
+    data = bytes([TRANSFORMS.index(transform)]) + encode_predicted(pixels)
     assert np.array_equal(decode_rgb(data, 21, 30), rgb)
 
 
@@ -114,23 +105,23 @@ def test_the_strongest_lzma2_preset_runs_only_where_it_may_win(monkeypatch: pyte
     """On three channels, LZMA2's strongest preset is skipped where a fast one is far longer than the context
     coder, and run where it is not, so repeats still get the shortest coding; single planes always get it."""
     presets = []
-    real = planes._lzma
+    real = predicted.lzma_compress
     monkeypatch.setattr(
-        planes, "_lzma", lambda data, size, *preset: presets.append(preset) or real(data, size, *preset)
+        predicted, "lzma_compress", lambda data, size, *preset: presets.append(preset) or real(data, size, *preset)
     )
-    monkeypatch.setattr(planes, "LZMA_SKIP_RATIO", 1.0)  # the test photo is smoother than real ones
+    monkeypatch.setattr(predicted, "LZMA_SKIP_RATIO", 1.0)  # the test photo is smoother than real ones
     photo = make_image("photo", 96, 96)
-    assert planes._encode_predicted(photo)[0] == WARM_METHOD
-    assert presets == [(planes._FAST_PRESET,)], "a photo pays for one fast LZMA2 pass"
+    assert encode_predicted(photo)[0] == WARM_METHOD
+    assert presets == [(FAST_PRESET,)], "a photo pays for one fast LZMA2 pass"
     presets.clear()
-    planes._encode_predicted(photo[:, :, :1].copy())
+    encode_predicted(photo[:, :, :1].copy())
     assert () in presets, "a single plane gets the strongest preset"
     presets.clear()
     stripes = np.repeat(np.tile(np.array([0, 255, 7, 7, 90], dtype=np.uint8), (64, 30))[:, :, None], 3, axis=2)
-    coded = planes._encode_predicted(stripes)
+    coded = encode_predicted(stripes)
     assert () in presets, "repeats get the strongest preset"
-    monkeypatch.setattr(planes, "LZMA_SKIP_RATIO", np.inf)
-    assert coded == planes._encode_predicted(stripes)
+    monkeypatch.setattr(predicted, "LZMA_SKIP_RATIO", np.inf)
+    assert coded == encode_predicted(stripes)
 
 
 def test_a_damaged_warm_state_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,7 +131,7 @@ def test_a_damaged_warm_state_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
         save_state(state, tmp_path / WARM_STATE)
     finally:
         state.probs[0, 0, 0] -= 1
-    monkeypatch.setattr(planes.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr("flowzip.classical.state.resources.files", lambda package: tmp_path)
     with pytest.raises(FlowzipError, match="damaged"):
         warm_state.__wrapped__()
 

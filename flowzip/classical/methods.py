@@ -1,0 +1,41 @@
+"""The numbers that name how classical data is coded: predictors with LZMA2, context methods, and the RGB
+transforms (``docs/format.md``), and the descriptions ``flowzip info`` and the tests read from them."""
+
+from __future__ import annotations
+
+PREDICTORS = ("none", "left", "up", "paeth", "med")
+
+
+# the RGB transforms (``flowzip.classical.transforms``); this flowzip writes the centred subtract green (format 3)
+# instead of the plain one, which it still reads
+TRANSFORMS = ("identity", "subtract green", "palette", "subtract green, centred")
+
+
+# The context coder's four versions (``flowzip.classical.context_coder``), by the method byte: format 2's (5),
+# format 3's (6), format 4's (7, the mixing coder) and format 5's (8, method 7 from a state learnt on photos).
+# This flowzip writes method 8 for three channels, 7 for one, and reads all four.
+CONTEXT_METHODS = tuple(range(len(PREDICTORS), len(PREDICTORS) + 4))  # 5, 6, 7, 8
+MIXED_METHODS = CONTEXT_METHODS[2:]  # 7, and 8: 7 starting from a state learnt on photos (WARM_STATE)
+
+
+# Method 8 starts from the state that method 7 reaches on photos (WARM_STATE, learnt by
+# benchmarks/context_state.py), not from nothing: a small image then no longer pays for learning what every
+# photo shares (9 % of a 32x32 crop's bits, models/README.md). The format spec names the file by this hash: a
+# new state needs a new method number, as a new flow needs a new model id.
+WARM_METHOD = MIXED_METHODS[1]
+
+
+def describe_predicted(data: bytes) -> str:
+    """How ``encode_predicted`` coded ``data``: "context method 8", "paeth + LZMA2" (or "invalid")."""
+    method = data[0] if data else -1
+    if method in CONTEXT_METHODS:
+        return f"context method {method}"
+    return f"{PREDICTORS[method]} + LZMA2" if 0 <= method < len(PREDICTORS) else "invalid"
+
+
+def describe_rgb(data: bytes) -> str:
+    """How ``encode_rgb`` coded ``data``: its transform, then ``describe_predicted``."""
+    if not data or data[0] >= len(TRANSFORMS):
+        return "invalid"
+    start = 2 + 3 * (data[1] + 1) if data[0] == TRANSFORMS.index("palette") and len(data) > 1 else 1
+    return f"{TRANSFORMS[data[0]]}, {describe_predicted(data[start:])}"

@@ -1,0 +1,116 @@
+"""The mixing of methods 7 and 8: seven context models' probabilities, stretched, weighted by weight vectors
+chosen by context and learnt online along the gradient of the code length, squashed back (the PAQ coders' way).
+Integers throughout, so the decoder repeats it exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flowzip.classical.contexts import ACTIVITY_CONTEXTS, BITS_PER_CONTEXT, SHAPES, half_octave
+from flowzip.classical.range_coder import PROB_BITS, adapt, decode_bound, encode_bound
+from flowzip.jit import njit
+
+# Method 7, the mixing coder: method 6's prediction, correction and bits, but each bit is coded under a mix of
+# seven context models' adaptive probabilities in the logistic domain, as the PAQ coders do, with weights learned
+# online along the gradient of the code length. The models see what method 6's single context does not: the
+# errors at the left, above and above left apart, the earlier channels' errors at this pixel (signed: the
+# channels' errors are correlated), how far the blend strays from the median edge detector and which
+# neighbours lie above the prediction. Integers throughout, so the decoder repeats it exactly.
+# 4096 / (1 + e^(-x / 256)) at x = -2048, -1920, ..., 2048, rounded
+# fmt: off
+_SQUASH_KNOTS = np.array([
+    1, 2, 4, 6, 10, 17, 27, 45, 74, 120, 194, 311, 488, 747, 1102, 1546, 2048,
+    2550, 2994, 3349, 3608, 3785, 3902, 3976, 4022, 4051, 4069, 4079, 4086, 4090, 4092, 4094, 4095,
+], dtype=np.int64)
+
+
+# fmt: on
+SIGN_SLOT = BITS_PER_CONTEXT  # the sign bit has a slot of its own
+MIX_SLOTS = BITS_PER_CONTEXT + 1
+ERROR_STEPS = 5  # an earlier channel's error at this pixel: -5..5, its sign times half_octave of its magnitude
+EARLIER_CONTEXTS = (2 * ERROR_STEPS + 1) ** 2  # the two earlier channels' errors
+_MODEL_SIZES = (  # contexts of each model (per channel and slot)
+    ACTIVITY_CONTEXTS * SHAPES,  # method 6's: the activity, or the bias context for the sign
+    ACTIVITY_CONTEXTS * SHAPES,  # the bias context
+    8 * 8 * 8,  # the errors at the left, above and above left
+    12 * 10,  # the previous channel's error here, and the activity
+    16 * 8,  # the blend's distance from the median edge detector, and the error at the left
+    ACTIVITY_CONTEXTS * EARLIER_CONTEXTS,  # the activity and the earlier channels' errors here
+    64 * 8,  # the texture: which of six neighbours and gradients lie above the prediction, and the activity
+)
+
+
+MODEL_OFFSETS = np.cumsum(np.array((0, *_MODEL_SIZES[:-1]), dtype=np.int64))
+MODEL_CONTEXTS = sum(_MODEL_SIZES)  # per channel
+MIX_INPUTS = len(_MODEL_SIZES)
+_MIX_RATE = 10  # a weight moves by input * (bit * 4096 - p) * rate / 2^14 (weights in units of 2^-16)
+_MIX_BIAS = 77  # a constant input (0.3 in stretch units of 1/256)
+
+
+def _stretch_table() -> np.ndarray:
+    """stretch[p] for p = 0..4095: the least x in -2047..2047 with squash(x) >= p (2047 if none), the inverse
+    of ``_squash``; integers only, so every platform builds the same table."""
+    table = np.full(4096, 2047, dtype=np.int64)
+    p = 0
+    for x in range(-2047, 2048):
+        v = _squash.py_func(x)  # the Python function: nothing to compile or load at import
+        table[p : v + 1] = x
+        p = max(p, v + 1)
+    return table
+
+
+@njit(nogil=True)
+def _squash(x: int) -> int:
+    """4096 / (1 + e^(-x / 256)), interpolated linearly between the knots, for x clamped to -2047..2047."""
+    x = min(max(x, -2047), 2047) + 2048
+    lo, t = x >> 7, x & 127
+    return (_SQUASH_KNOTS[lo] * (128 - t) + _SQUASH_KNOTS[lo + 1] * t + 64) >> 7
+
+
+_STRETCH = _stretch_table()
+
+
+@njit(nogil=True)
+def signed_step(e: int) -> int:
+    """An error as one of 2 ERROR_STEPS + 1 steps, 0..2 ERROR_STEPS: its sign and quantised magnitude."""
+    q = half_octave(abs(e), ERROR_STEPS)
+    return ERROR_STEPS + (q if e >= 0 else -q)
+
+
+@njit(nogil=True)
+def mixed_bit(
+    state: np.ndarray,
+    data: np.ndarray,
+    undo: bool,
+    bit: int,
+    probs: np.ndarray,
+    contexts: np.ndarray,
+    weights: np.ndarray,
+    rows: np.ndarray,
+    inputs: np.ndarray,
+    slot: int,
+) -> int:
+    """Code (or, ``undo``, decode) one bit in ``slot``, under the models' probabilities ``probs[contexts[z],
+    slot]`` mixed with the sum of the weight vectors ``weights[rows[0], slot]`` and ``weights[rows[1], slot]``;
+    then teach all of them the bit. Returns the bit, or -1 if ``data`` is full."""
+    inputs[MIX_INPUTS] = _MIX_BIAS
+    for z in range(MIX_INPUTS):
+        one = (1 << PROB_BITS[1]) - probs[contexts[z], slot, 0]  # the model's probability of a 1
+        inputs[z] = _STRETCH[min(max(one >> 3, 1), 4095)]
+    dot = 0
+    for z in range(MIX_INPUTS + 1):
+        dot += (weights[rows[0], slot, z] + weights[rows[1], slot, z]) * inputs[z]
+    p = min(max(_squash(dot >> 17), 1), 4095)  # of a 1, in units of 2^-12
+    bound = (state[1] >> 12) * (4096 - p)
+    if undo:
+        bit = decode_bound(state, data, bound)
+    elif not encode_bound(state, data, bound, bit):
+        return -1
+    error = ((bit << 12) - p) * _MIX_RATE
+    for z in range(MIX_INPUTS + 1):
+        step = (inputs[z] * error + (1 << 13)) >> 14
+        weights[rows[0], slot, z] += step
+        weights[rows[1], slot, z] += step
+    for z in range(MIX_INPUTS):
+        adapt(probs[contexts[z]], slot, bit, True)
+    return bit
