@@ -29,6 +29,7 @@ import flowzip
 from flowzip.config import TrainConfig
 from flowzip.images import load_rgb_images
 from flowzip.train import split_held_out
+from flowzip.zoo import LARGE_IMAGE_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs"
@@ -74,7 +75,7 @@ def measure(images: np.ndarray, model: str) -> tuple[np.ndarray, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=f"{flowzip.DEFAULT_MODEL},cifar10", help="comma-separated")
+    parser.add_argument("--models", default=f"{LARGE_IMAGE_MODEL},cifar10", help="comma-separated")
     parser.add_argument("--limit", type=int, default=500, help="the first N images of each set")
     parser.add_argument("--json", type=Path, help="also write every file size and time here")
     args = parser.parse_args()

@@ -22,6 +22,7 @@ import numpy as np
 import flowzip
 from flowzip.container import TILE_TOOLS
 from flowzip.images import read_image_rgb
+from flowzip.zoo import LARGE_IMAGE_MODEL
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample.png"
 
@@ -29,7 +30,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample.png"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("image", nargs="?", default=str(SAMPLE))
-    parser.add_argument("--model", default=flowzip.DEFAULT_MODEL)
+    parser.add_argument("--model", default=LARGE_IMAGE_MODEL)
     parser.add_argument("--index", type=int, default=0, help="which image of an .npy array")
     parser.add_argument("--tools", default=",".join(TILE_TOOLS), help="what each tile may be coded with")
     parser.add_argument("--jobs", type=int, default=None, help="cores (default: all)")

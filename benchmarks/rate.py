@@ -16,7 +16,7 @@ import torch
 
 from flowzip.flow_tile import encode_flow_tile
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
-from flowzip.zoo import DEFAULT_MODEL, load_model
+from flowzip.zoo import LARGE_IMAGE_MODEL, load_model
 
 DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dev" / "cbsd68"
 
@@ -24,7 +24,7 @@ DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dev" / "
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", default=str(DEV))
-    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--model", default=LARGE_IMAGE_MODEL)
     parser.add_argument("--crop", type=int, default=64)
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()

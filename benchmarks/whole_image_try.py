@@ -19,7 +19,7 @@ from speed import GRIDS, mosaic
 
 import flowzip
 from flowzip import tiles
-from flowzip.zoo import load_model
+from flowzip.zoo import LARGE_IMAGE_MODEL, load_model
 
 
 def code(image: np.ndarray, model: str, limit: int) -> tuple[int, float]:
@@ -38,7 +38,7 @@ def code(image: np.ndarray, model: str, limit: int) -> tuple[int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1.5,6", help=f"mosaic sizes among {','.join(GRIDS)}")
-    parser.add_argument("--model", default=flowzip.DEFAULT_MODEL)
+    parser.add_argument("--model", default=LARGE_IMAGE_MODEL)
     args = parser.parse_args()
     load_model(args.model)
     print("| mosaic | megapixels | with the try: bits/subpixel, encode s | without: bits/subpixel, encode s | change |")

@@ -12,18 +12,18 @@ __version__ = "0.1.0"
 from flowzip.codec import compress, decompress, decompress_image, model_code_length, read_header
 from flowzip.errors import FlowzipError, FlowzipWarning
 from flowzip.pillow_plugin import register as register_pillow_plugin
-from flowzip.zoo import DEFAULT_MODEL, load_model, shipped_model_names
+from flowzip.zoo import default_model, load_model, shipped_model_names
 
 register_pillow_plugin()
 
 __all__ = [
-    "DEFAULT_MODEL",
     "FlowzipError",
     "FlowzipWarning",
     "__version__",
     "compress",
     "decompress",
     "decompress_image",
+    "default_model",
     "load_model",
     "model_code_length",
     "read_header",

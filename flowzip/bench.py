@@ -92,7 +92,7 @@ def _imagecodecs(kind: str, effort: int = 7) -> Codec:
     )
 
 
-def classical_codec(name: str) -> Codec:
+def reference_codec(name: str) -> Codec:
     """A reference codec by name: png, webp, jpegls, jxl (effort 7) or jxl-eN (effort N, 1..10)."""
     if name == "png":
         return _pillow("PNG (Pillow, optimize)", "PNG", optimize=True)

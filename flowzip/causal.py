@@ -1,11 +1,12 @@
-"""Causal local context: latents coded position by position in raster order, the coder parameters of each
-position corrected from its decoded neighbours (NeLLoC's local autoregressive model, on the flow's latents).
+"""Causal local context: latents coded position by position, the coder parameters of each position corrected
+from its decoded neighbours (NeLLoC's local autoregressive model, on the flow's latents or on the pixels).
 
 At position (i, j) a network sees the latents of the tensor at the positions before it in raster order within
 ``radius`` (the rows above, ``radius`` columns either side, and the positions to the left on its own row) and
 features of what was decoded before the tensor (the condition of the prior). Training and the encoder
 evaluate it at every position at once, with a masked convolution; the decoder evaluates it one position at a
-time on what it has decoded so far. All of it is exact fixed-point arithmetic (``flowzip.exact``), so both give
+time on what it has decoded so far, a wavefront of positions at a time (``flowzip.entropy.wavefronts``: the
+positions that need none of each other). All of it is exact fixed-point arithmetic (``flowzip.exact``), so both give
 the same parameters bit for bit.
 """
 

@@ -36,7 +36,7 @@ from flowzip.config import FlowConfig, TrainConfig
 from flowzip.container import DEFAULT_MAX_PIXELS, FILE_SUFFIX, MODES
 from flowzip.errors import FlowzipError
 from flowzip.images import IMAGE_SUFFIXES, find_files
-from flowzip.zoo import DEFAULT_MODEL, SMALL_IMAGE_MODEL, SMALL_IMAGE_SIDE, shipped_model_name, shipped_model_names
+from flowzip.zoo import LARGE_IMAGE_MODEL, SMALL_IMAGE_MODEL, SMALL_IMAGE_SIDE, shipped_model_name, shipped_model_names
 
 
 def _targets(files: list[str], output: Path | None, to_stdout: bool, name_target: Callable[[Path], Path]) -> list[str]:
@@ -163,7 +163,8 @@ def _code_files(
     "--model",
     default=None,
     help=f"A shipped model ({', '.join(shipped_model_names()) or 'none installed'}) or a model file.  [default: "
-    f"{SMALL_IMAGE_MODEL} for images of at most {SMALL_IMAGE_SIDE}x{SMALL_IMAGE_SIDE} pixels, else {DEFAULT_MODEL}]",
+    f"{SMALL_IMAGE_MODEL} for images of at most {SMALL_IMAGE_SIDE}x{SMALL_IMAGE_SIDE} pixels, "
+    f"else {LARGE_IMAGE_MODEL}]",
 )
 @click.option("--tile-size", default=DEFAULT_TILE_SIZE, show_default=True, help="Tile side, a power of two.")
 @click.option(
@@ -248,7 +249,7 @@ def info_cmd(inputs: tuple[str, ...]) -> None:
             f"  size       {len(data)} bytes, {8 * len(data) / subpixels:.3f} bits/subpixel",
         ]
         if layout.rgb_planes:
-            rows, cols = h.tile_grid
+            rows, cols = h.tile_counts
             lines += [
                 f"  model      {h.model_id.hex()}{_model_name(h.model_id)}",
                 f"  tiles      {cols}x{rows} of {h.tile_size}x{h.tile_size} (across x down, as the image size)",
@@ -310,14 +311,14 @@ def bench_cmd(
     flowzip bench ../shared/data/dev/waterloo --native --compare png,webp
     flowzip bench cifar10-test.npy --limit 1000 --json cifar.json
     """
-    from flowzip.bench import bench, classical_codec
+    from flowzip.bench import bench, reference_codec
     from flowzip.images import dataset_images
     from flowzip.zoo import load_model
 
     def run() -> None:
         if json_path is not None and json_path.exists() and not force:
             raise FlowzipError(f"{json_path} already exists (use -f to overwrite)")
-        codecs = [classical_codec(name.strip()) for name in compare.split(",") if name.strip()]
+        codecs = [reference_codec(name.strip()) for name in compare.split(",") if name.strip()]
         m = load_model(model) if model else None
         count, images = dataset_images(list(paths), limit, native)
         with tqdm(total=count, unit="image", file=sys.stderr, disable=None, leave=False) as bar:

@@ -1,12 +1,13 @@
-"""compress / decompress: image -> tiles -> integer flow -> latents -> ANS -> container, and back.
+"""compress / decompress: an image to a .fzi file and back, pixel for pixel.
 
-RGB (and the RGB of RGBA) is coded tile by tile on a fixed grid, each tile by the flow or the classical coder
-(``flowzip.tiles``); grey,
-alpha, palette-index and bilevel planes go through ``flowzip.classical``. Each is imported only for an image that
-needs it (PyTorch and numba take a second or two to load: a grey image needs no flow, a header no coder). A
-CRC-32 of the pixels is checked after decoding, so a decode that is not exact fails loudly instead of
-returning wrong pixels. What the format does not keep of a PIL image and that changes how it looks (gamma and
-chromaticity chunks, an EXIF orientation, animation frames) is named in a ``FlowzipWarning``.
+RGB (and the RGB of RGBA) is coded tile by tile on a fixed grid, each tile by the tool that codes it shortest: a
+learned model, the classical coder or raw bytes (``flowzip.tiles``); grey, alpha, palette-index and bilevel
+planes go through the classical coder (``flowzip.classical``); ``flowzip.container`` writes and reads the file.
+Each is imported only for an image that needs it, and a model only for a tile that tries or uses it (PyTorch
+and numba take a second or two to load: a grey image needs no model, a header no coder). A CRC-32 of the pixels
+is checked after decoding, so a decode that is not exact fails loudly instead of returning wrong pixels. What
+the format does not keep of a PIL image and that changes how it looks (gamma and chromaticity chunks, an EXIF
+orientation, animation frames) is named in a ``FlowzipWarning``.
 """
 
 from __future__ import annotations

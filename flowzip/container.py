@@ -105,7 +105,7 @@ class Header:
         return 1 << self.tile_log2
 
     @property
-    def tile_grid(self) -> tuple[int, int]:
+    def tile_counts(self) -> tuple[int, int]:
         """Tiles down and across."""
         t = self.tile_size
         return -(-self.height // t), -(-self.width // t)
@@ -113,7 +113,7 @@ class Header:
     @property
     def section_count(self) -> int:
         """Counted, not listed: a forged header may claim millions of tiles (checked against the file size)."""
-        rows, cols = self.tile_grid
+        rows, cols = self.tile_counts
         layout = MODES[self.mode]
         return (rows * cols if layout.rgb_planes else 0) + layout.extra_planes
 

@@ -2,7 +2,7 @@
 
 Distribution family. constriction codes QuantizedGaussian and QuantizedLaplace at about 20 M symbols/s
 (encode) and 7 M/s (decode) with per-symbol parameters; a logistic or a mixture through Python callbacks would
-run at 0.1-1 M/s (the project brief's measurements on this machine kind). So a flow's latents, unbounded, get a
+run at 0.1-1 M/s (measured on a 2-core CPU with constriction 0.5). So a flow's latents, unbounded, get a
 single Gaussian or Laplace each, chosen per model (``FlowConfig.family``; the measurement behind the default is
 in ``models/README.md``; ``flowzip.config.FAMILIES`` lists them). Pixels, 256 values, can afford a table per
 symbol: a model with no flow levels may give each pixel a joint mixture of logistics over its channels
@@ -153,7 +153,7 @@ class ChannelChunks(nn.Module):
     2x2 polyphase components (``PHASES``); component ``p >= 1`` adds a correction from a network at half
     resolution that sees the condition, the chunks before and components ``0..p-1`` of its own chunk: its
     decoded neighbours on both sides, which no causal context has. With ``context`` settings, each chunk is coded
-    position by position in raster order, with a correction from a ``CausalContext`` that sees its decoded
+    position by position (by wavefronts), with a correction from a ``CausalContext`` that sees its decoded
     neighbours within the radius, the condition and the chunks before.
     The corrections start at zero: a model grown from one with a single chunk and phase and no context starts
     with exactly its code lengths.

@@ -3,7 +3,7 @@
 The loss is the model's code length in bits per dimension, exactly what the coder pays (see
 ``flowzip.priors``), with straight-through rounding through every integer layer. A run writes to its folder:
 ``checkpoint.pt`` (everything needed to continue exactly: model, EMA, optimiser, step, random states),
-``log.jsonl`` (training and held-out bpd) and ``model.fzm`` (the EMA weights as a shippable model file).
+``log.jsonl`` (training and held-out bpd) and ``NAME.fzm`` (``--name``: the EMA weights as a shippable model file).
 """
 
 from __future__ import annotations

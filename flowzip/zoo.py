@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from flowzip.flow import IntegerFlow
 
-DEFAULT_MODEL = "photo"
+LARGE_IMAGE_MODEL = "photo"
 SMALL_IMAGE_MODEL = "cifar10"
 SMALL_IMAGE_SIDE = 64  # images of at most this many pixels a side are coded with SMALL_IMAGE_MODEL
 MODEL_FILE_FORMAT = "flowzip-model-1"
@@ -73,7 +73,7 @@ def default_model(width: int, height: int) -> str:
     than ``photo`` (so that trying ``photo`` as well would save 0.01 % at most, for twice the encode time: measured
     in models/README.md, "Which model by default"); its decoder's time per pixel keeps it to small images. The
     file records the model, so decoding needs no rule."""
-    return SMALL_IMAGE_MODEL if max(width, height) <= SMALL_IMAGE_SIDE else DEFAULT_MODEL
+    return SMALL_IMAGE_MODEL if max(width, height) <= SMALL_IMAGE_SIDE else LARGE_IMAGE_MODEL
 
 
 def weights_hash(state_dict: dict[str, torch.Tensor]) -> bytes:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import flowzip
-from flowzip.bench import bench, classical_codec
+from flowzip.bench import bench, reference_codec
 from flowzip.images import dataset_images
 from flowzip.zoo import Model
 
@@ -37,7 +37,7 @@ def test_totals_are_real_file_sizes_and_the_model_likelihood(dataset: Path, tiny
     assert count == 5  # two files found recursively (text ignored), three array rows
     images = list(images)
     assert images[1][1].shape == (20, 20, 3)  # the grey image, as RGB
-    result = bench(iter(images), tiny_model, [classical_codec("png")])
+    result = bench(iter(images), tiny_model, [reference_codec("png")])
     subpixels = sum(a.size for _, a in images)
     flow_bits = sum(8 * len(flowzip.compress(a, model=tiny_model)) for _, a in images)
     png = result.codecs["PNG (Pillow, optimize)"]
@@ -62,7 +62,7 @@ def test_without_a_model_it_measures_what_compress_chooses() -> None:
 
 
 def test_a_codec_that_does_not_round_trip_stops_the_run(tiny_model: Model) -> None:
-    lossy = classical_codec("png")
+    lossy = reference_codec("png")
     broken = type(lossy)("lossy", lossy.encode, lambda data: np.asarray(lossy.decode(data)) // 2 * 2)
     with pytest.raises(flowzip.FlowzipError, match="lossy did not decode img exactly"):
         bench(iter([("img", make_image("photo", 16, 16))]), tiny_model, [broken])
@@ -101,7 +101,7 @@ def test_native_modes_are_coded_as_they_are(dataset: Path, tiny_model: Model) ->
     """--native: a grey image stays grey (the flow does not model it); PNG stores it as grey too."""
     Image.fromarray(make_image("photo", 20, 20, channels=1)[:, :, 0]).save(dataset / "grey.png")
     _, images = dataset_images([str(dataset / "grey.png"), str(dataset / "images" / "a.png")], native=True)
-    result = bench(images, tiny_model, [classical_codec("png")])
+    result = bench(images, tiny_model, [reference_codec("png")])
     grey, rgb = result.per_image
     assert (grey["mode"], grey["subpixels"], grey["model_bits"]) == ("L", 400, None)
     assert result.model_subpixels == rgb["subpixels"] == 40 * 33 * 3

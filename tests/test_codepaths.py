@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from flowzip.zoo import DEFAULT_MODEL, Model
+from flowzip.zoo import LARGE_IMAGE_MODEL, Model
 
 from conftest import make_image
 
@@ -62,12 +62,12 @@ def _run(action: str, path: str, source: Path, target: Path, model: str) -> None
     assert path not in ("1-thread", "2-threads") or threads == path[0]
 
 
-@pytest.fixture(scope="module", params=["tiny", DEFAULT_MODEL])
+@pytest.fixture(scope="module", params=["tiny", LARGE_IMAGE_MODEL])
 def setup(request: pytest.FixtureRequest, tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("codepaths")
     image = make_image("photo", 70, 100, seed=4)  # two tile rows and columns at tile size 64
     np.save(folder / "image.npy", image)
-    model = str(tiny_model_path) if request.param == "tiny" else DEFAULT_MODEL
+    model = str(tiny_model_path) if request.param == "tiny" else LARGE_IMAGE_MODEL
     files = {}
     for path in {p for pair in PAIRS for p in pair}:
         _run("encode", path, folder / "image.npy", folder / f"{path}.fzi", model)

@@ -55,5 +55,5 @@ def test_every_model_mode_and_header_field_is_covered() -> None:
     assert any(h.icc_profile for h in headers.values())
     sizes = {(h.width, h.height) for h in headers.values()}
     assert {(1, 1), (97, 1), (1, 97)} <= sizes
-    grids = {h.tile_grid for h in headers.values() if MODES[h.mode].rgb_planes}
+    grids = {h.tile_counts for h in headers.values() if MODES[h.mode].rgb_planes}
     assert any(rows > 1 and cols > 1 for rows, cols in grids), "a grid of several tiles"

@@ -16,7 +16,7 @@ from flowzip.errors import FlowzipError
 from flowzip.flow_tile import encode_flow_tile
 from flowzip.tiles import FLOW
 from flowzip.zoo import (
-    DEFAULT_MODEL,
+    LARGE_IMAGE_MODEL,
     SMALL_IMAGE_MODEL,
     default_model,
     load_model,
@@ -37,7 +37,7 @@ def _rgb(path: Path) -> np.ndarray:
 
 def _rate_overhead(crop: np.ndarray) -> float:
     """Coded payload bits over the model's -log2 likelihood, minus one."""
-    model = load_model(DEFAULT_MODEL)
+    model = load_model(LARGE_IMAGE_MODEL)
     x = torch.from_numpy(crop.copy()).permute(2, 0, 1)[None].to(torch.float64)
     with torch.no_grad():
         model_bits = model.flow.code_length_bits(x).item()
@@ -46,7 +46,7 @@ def _rate_overhead(crop: np.ndarray) -> float:
 
 @pytest.mark.parametrize("name", flowzip.shipped_model_names())
 def test_every_shipped_model_has_a_card(name: str) -> None:
-    assert DEFAULT_MODEL in flowzip.shipped_model_names()
+    assert LARGE_IMAGE_MODEL in flowzip.shipped_model_names()
     card = (ROOT / "models" / "README.md").read_text()
     section = card.split(f"\n## {name}\n")[1].split("\n## ")[0]
     assert f"**Model id:** `{load_model(name).short_id}`" in section
@@ -138,12 +138,12 @@ def test_compress_without_a_model_uses_the_default_model_of_its_size(size: tuple
     coded with, so decoding needs no rule; a named model is always the one used."""
     photo = np.asarray(Image.open(ROOT / "examples" / "sample.png").convert("RGB"))
     image = np.ascontiguousarray(photo[40 : 40 + size[0], 60 : 60 + size[1]])
-    expected = SMALL_IMAGE_MODEL if max(size) <= 64 else DEFAULT_MODEL
+    expected = SMALL_IMAGE_MODEL if max(size) <= 64 else LARGE_IMAGE_MODEL
     assert default_model(size[1], size[0]) == expected
     tools = ("raw", "flow")  # the flow codes every tile, so the model matters
     data = flowzip.compress(image, tools=tools)
     assert data == flowzip.compress(image, model=expected, tools=tools)
-    for name in (DEFAULT_MODEL, SMALL_IMAGE_MODEL):
+    for name in (LARGE_IMAGE_MODEL, SMALL_IMAGE_MODEL):
         named = flowzip.compress(image, model=name, tools=tools)
         assert flowzip.read_header(named).model_id.hex() == load_model(name).short_id
         assert (named == data) == (name == expected)
