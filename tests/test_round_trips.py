@@ -34,7 +34,7 @@ settings.register_profile(
     "ci", max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile(
-    "long", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    "long", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 PROFILE = os.environ.get("FLOWZIP_HYPOTHESIS", "ci")
 LONG = PROFILE == "long"

@@ -58,10 +58,11 @@ def test_one_input(data: bytes) -> None:
     if data[: len(MAGIC)] != MAGIC:
         return  # Pillow's own formats are Pillow's to fuzz
     try:
-        with warnings.catch_warnings(), Image.open(io.BytesIO(data), formats=[pillow_plugin.FORMAT]) as image:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            if image.width * image.height <= MAX_PIXELS:
-                image.load()
+            with Image.open(io.BytesIO(data), formats=[pillow_plugin.FORMAT]) as image:
+                if image.width * image.height <= MAX_PIXELS:
+                    image.load()
     except (UnidentifiedImageError, Image.DecompressionBombError, FlowzipError):
         pass
 
