@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Coverage-guided fuzzing of the decoder with atheris (libFuzzer for Python, as OSS-Fuzz runs Python projects).
 
     python tests/fuzz/fuzz_decoder.py CORPUS_DIR -max_total_time=SECONDS [libFuzzer options]
@@ -27,7 +28,11 @@ from PIL import Image, UnidentifiedImageError
 
 # numba compiles the pixel loops from their bytecode, which instrumentation would change
 PACKAGE = Path(__file__).resolve().parents[2] / "flowzip"
-COMPILED = [f"flowzip.{p.stem}" for p in sorted(PACKAGE.glob("*.py")) if "njit" in p.read_text()]
+COMPILED = [
+    ".".join(("flowzip", *p.relative_to(PACKAGE).with_suffix("").parts))
+    for p in sorted(PACKAGE.rglob("*.py"))
+    if "njit" in p.read_text()
+]
 with atheris.instrument_imports(include=["flowzip"], exclude=COMPILED):
     import flowzip
     import flowzip.tiles
