@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 import flowzip
-from flowzip.config import TrainConfig
 from flowzip.images import load_rgb_images
-from flowzip.train import split_held_out
-from flowzip.zoo import LARGE_IMAGE_MODEL
+from flowzip.learned.config import TrainConfig
+from flowzip.learned.train import split_held_out
+from flowzip.learned.zoo import LARGE_IMAGE_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs"

@@ -4,7 +4,7 @@
 
 Trains the default architecture twice on ``../shared/data/photos/train`` with the same seed, data, schedule
 and initial weights, in two processes side by side (one thread each): once as flowzip trains it (fixed-point
-grids, straight-through rounding; quantisation-aware) and once inside ``flowzip.exact.float_twin()`` (plain
+grids, straight-through rounding; quantisation-aware) and once inside ``flowzip.learned.exact.float_twin()`` (plain
 float32, no grids, no scale table; latents still rounded to integers). Both end with their raw weights (no
 EMA); running it again with the same settings only evaluates. It reports bits per subpixel on the central
 128x128 crops of ``../shared/data/dev/cbsd68`` and on the training run's held-out crops (5 % of the photos):
@@ -35,9 +35,9 @@ DEV = ROOT / ".." / "shared" / "data" / "dev" / "cbsd68"
 
 
 def train_one(kind: str, args: argparse.Namespace) -> None:
-    from flowzip.config import TrainConfig
-    from flowzip.exact import float_twin
-    from flowzip.train import train
+    from flowzip.learned.config import TrainConfig
+    from flowzip.learned.exact import float_twin
+    from flowzip.learned.train import train
 
     cfg = TrainConfig(
         data=[str(PHOTOS)],
@@ -59,10 +59,10 @@ def train_one(kind: str, args: argparse.Namespace) -> None:
 
 
 def held_out_crops(crop: int) -> torch.Tensor:
-    """The held-out crops the training runs validate on (same split, seed and count as flowzip.train)."""
-    from flowzip.config import TrainConfig
+    """The held-out crops the training runs validate on (same split, seed and count as flowzip.learned.train)."""
     from flowzip.images import load_rgb_images
-    from flowzip.train import random_crops, split_held_out
+    from flowzip.learned.config import TrainConfig
+    from flowzip.learned.train import random_crops, split_held_out
 
     cfg = TrainConfig(data=[str(PHOTOS)], out="")
     _, held_out = split_held_out(load_rgb_images(cfg.data), cfg.val_fraction, cfg.seed)
@@ -107,8 +107,8 @@ def main() -> None:
         train_one(args.train, args)
         return
 
-    from flowzip.exact import float_twin
-    from flowzip.zoo import load_model_file
+    from flowzip.learned.exact import float_twin
+    from flowzip.learned.zoo import load_model_file
 
     common = ["--steps", str(args.steps), "--crop", str(args.crop), "--batch", str(args.batch), "--out", args.out]
     runs = [

@@ -18,8 +18,8 @@ import torch
 
 from flowzip.classical import encode_rgb
 from flowzip.images import dataset_images
-from flowzip.priors import code_length_bits
-from flowzip.zoo import load_model
+from flowzip.learned.priors import code_length_bits
+from flowzip.learned.zoo import load_model
 
 BLOCK = 32
 BINS = (0.0, 0.5, 1.5, 3.0, 9.0)  # of the classical coder's bits per subpixel

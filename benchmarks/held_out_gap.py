@@ -18,8 +18,8 @@ import torch
 from variants import DATA, DEV_FOLDERS, dev_bits, dev_crops
 
 from flowzip.images import load_rgb_images
-from flowzip.train import evaluate, random_crops, split_held_out
-from flowzip.zoo import load_model
+from flowzip.learned.train import evaluate, random_crops, split_held_out
+from flowzip.learned.zoo import load_model
 
 
 def main() -> None:

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from flowzip.flow import IntegerFlow
 from flowzip.images import dataset_images
-from flowzip.priors import code_length_bits
-from flowzip.zoo import load_model
+from flowzip.learned.flow import IntegerFlow
+from flowzip.learned.priors import code_length_bits
+from flowzip.learned.zoo import load_model
 
 MULTIPLIERS = 2.0 ** (np.arange(-8, 5) / 8)
 MIN_SCALE = 0.25  # exact.SCALE_INDEX_MIN's scale: the coder's smallest

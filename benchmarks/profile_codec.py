@@ -22,7 +22,7 @@ import numpy as np
 import flowzip
 from flowzip.container import TILE_TOOLS
 from flowzip.images import read_image_rgb
-from flowzip.zoo import LARGE_IMAGE_MODEL
+from flowzip.learned.zoo import LARGE_IMAGE_MODEL
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample.png"
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from flowzip.flow_tile import encode_flow_tile
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
-from flowzip.zoo import LARGE_IMAGE_MODEL, load_model
+from flowzip.learned.zoo import LARGE_IMAGE_MODEL, load_model
+from flowzip.tiles.flow import encode_flow_tile
 
 DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dev" / "cbsd68"
 

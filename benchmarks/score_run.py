@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from flowzip.config import FlowConfig
-from flowzip.flow import IntegerFlow
 from flowzip.images import load_rgb_images
-from flowzip.train import evaluate, split_held_out
-from flowzip.zoo import load_model
+from flowzip.learned.config import FlowConfig
+from flowzip.learned.flow import IntegerFlow
+from flowzip.learned.train import evaluate, split_held_out
+from flowzip.learned.zoo import load_model
 
 
 def held_out_images(run: Path, limit: int | None) -> torch.Tensor:

@@ -59,7 +59,7 @@ def _peak_rss_mb() -> float:
 def measure_flowzip(grid: int, model: str, jobs: int | None) -> dict:
     """Run in a fresh process: time compress and decompress of the mosaic, verify, report peak memory."""
     import flowzip
-    from flowzip.zoo import load_model
+    from flowzip.learned.zoo import load_model
 
     image = mosaic(grid)
     m = load_model(model)
@@ -100,8 +100,8 @@ def time_layers(model: str) -> None:
     import torch
 
     import flowzip
-    from flowzip import emerging, entropy, nets
-    from flowzip.zoo import load_model
+    from flowzip.learned import emerging, entropy, nets
+    from flowzip.learned.zoo import load_model
 
     torch.set_num_threads(1)
     totals: dict[str, float] = defaultdict(float)

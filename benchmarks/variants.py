@@ -45,11 +45,11 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from flowzip.config import FlowConfig, TrainConfig
-from flowzip.flow import IntegerFlow
 from flowzip.images import IMAGE_SUFFIXES, load_rgb_images, open_image
-from flowzip.train import evaluate, random_crops, split_held_out, train
-from flowzip.zoo import load_model
+from flowzip.learned.config import FlowConfig, TrainConfig
+from flowzip.learned.flow import IntegerFlow
+from flowzip.learned.train import evaluate, random_crops, split_held_out, train
+from flowzip.learned.zoo import load_model
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 DATA = SHARED / "photos" / "train"

@@ -19,7 +19,7 @@ from speed import GRIDS, mosaic
 
 import flowzip
 from flowzip import tiles
-from flowzip.zoo import LARGE_IMAGE_MODEL, load_model
+from flowzip.learned.zoo import LARGE_IMAGE_MODEL, load_model
 
 
 def code(image: np.ndarray, model: str, limit: int) -> tuple[int, float]:

@@ -11,8 +11,8 @@ __version__ = "0.1.0"
 
 from flowzip.codec import compress, decompress, decompress_image, model_code_length, read_header
 from flowzip.errors import FlowzipError, FlowzipWarning
-from flowzip.pillow_plugin import register as register_pillow_plugin
-from flowzip.zoo import default_model, load_model, shipped_model_names
+from flowzip.frontends.pillow_plugin import register as register_pillow_plugin
+from flowzip.learned.zoo import default_model, load_model, shipped_model_names
 
 register_pillow_plugin()
 

@@ -1,5 +1,5 @@
 """``python -m flowzip`` runs the command line tool."""
 
-from flowzip.cli import main
+from flowzip.frontends.cli import main
 
 main()

@@ -41,7 +41,7 @@ from flowzip.container import (
 )
 from flowzip.errors import FlowzipError, FlowzipWarning
 from flowzip.images import ImageLike, check_8_bit
-from flowzip.zoo import Model, ModelOnUse, default_model, find_model, load_model, model_id
+from flowzip.learned.zoo import Model, ModelOnUse, default_model, find_model, load_model, model_id
 
 if TYPE_CHECKING:
     from flowzip.tiles import Progress
@@ -332,7 +332,7 @@ def model_code_length(image: ImageLike, model: str | Model | None = None, tile_s
     p = _from_input(image)
     if not MODES[p.mode].rgb_planes:
         raise FlowzipError(f"a {p.mode} image is not coded by the flow; only RGB and RGBA are")
-    from flowzip.flow_tile import flow_code_length
+    from flowzip.tiles.flow import flow_code_length
 
     height, width = p.pixels.shape[:2]
     m = _loaded(_model_for(model, width, height))

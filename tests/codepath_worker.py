@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 import flowzip
-import flowzip.exact
+import flowzip.learned.exact
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import CORPORA, decode, manifest, mismatches
@@ -48,7 +48,7 @@ def main() -> None:
             x = x.contiguous(memory_format=layout)
             return F.conv2d(x, w.to(x.dtype), None if b is None else b.to(x.dtype), padding=1)
 
-        flowzip.exact.conv3x3 = conv2d
+        flowzip.learned.exact.conv3x3 = conv2d
     if args.action == "encode":
         data = flowzip.compress(np.load(args.source), model=args.model, tile_size=64, jobs=args.jobs, tools=("flow",))
         Path(args.target).write_bytes(data)

@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from flowzip.config import FlowConfig
-from flowzip.flow import IntegerFlow
-from flowzip.zoo import Model, load_model_file
+from flowzip.learned.config import FlowConfig
+from flowzip.learned.flow import IntegerFlow
+from flowzip.learned.zoo import Model, load_model_file
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

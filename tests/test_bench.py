@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 import flowzip
-from flowzip.bench import bench, reference_codec
+from flowzip.frontends.bench import bench, reference_codec
 from flowzip.images import dataset_images
-from flowzip.zoo import Model
+from flowzip.learned.zoo import Model
 
 from conftest import make_image
 from test_cli import run

@@ -16,8 +16,8 @@ import flowzip
 from flowzip.codec import coding_paths
 from flowzip.container import TILE_TOOLS, read_container
 from flowzip.errors import FlowzipError
+from flowzip.learned.zoo import Model
 from flowzip.tiles import CLASSICAL, FLOW, RAW, encode_tile
-from flowzip.zoo import Model
 
 from conftest import make_image
 
@@ -123,7 +123,7 @@ def test_tiles_that_need_no_model_decode_without_it(tiny_model: Model, tmp_path:
 
 
 def test_wrong_model_is_named(tiny_model: Model, tmp_path: Path) -> None:
-    from flowzip.zoo import load_model_file, save_model
+    from flowzip.learned.zoo import load_model_file, save_model
 
     from conftest import random_flow
 
@@ -209,8 +209,8 @@ def test_each_tile_gets_the_shortest_tool(tiny_model: Model) -> None:
 def test_a_pixel_model_round_trips(tmp_path: Path) -> None:
     """A model with no flow levels, whose prior codes the pixels with a causal context and a joint mixture of
     logistics per position, codes tiles of any size, edge tiles included, and decodes them exactly."""
-    from flowzip.config import MIXTURE, FlowConfig
-    from flowzip.zoo import load_model_file, save_model
+    from flowzip.learned.config import MIXTURE, FlowConfig
+    from flowzip.learned.zoo import load_model_file, save_model
 
     from conftest import random_flow
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from flowzip.zoo import LARGE_IMAGE_MODEL, Model
+from flowzip.learned.zoo import LARGE_IMAGE_MODEL, Model
 
 from conftest import make_image
 

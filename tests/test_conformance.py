@@ -10,7 +10,7 @@ import flowzip
 from flowzip.classical.methods import MIXED_METHODS, PREDICTORS, TRANSFORMS, WARM_METHOD
 from flowzip.codec import coding_paths
 from flowzip.container import COLOUR_KEY_CHANNELS, KINDS, MODES
-from flowzip.zoo import shipped_model_names
+from flowzip.learned.zoo import shipped_model_names
 
 FOLDER = TESTS / "conformance"
 MANIFEST = manifest(FOLDER)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from flowzip.config import MIXTURE
-from flowzip.entropy import (
+from flowzip.errors import FlowzipError
+from flowzip.learned.config import MIXTURE
+from flowzip.learned.entropy import (
     MIXTURE_SYMBOLS,
     SYMBOL_RANGE,
     LatentDecoder,
@@ -21,9 +22,8 @@ from flowzip.entropy import (
     coupled_means,
     encode_latents,
 )
-from flowzip.errors import FlowzipError
-from flowzip.exact import LOGISTIC_TABLE_SHA256, exp2_sixteenths, logistic_table
-from flowzip.priors import code_length_bits
+from flowzip.learned.exact import LOGISTIC_TABLE_SHA256, exp2_sixteenths, logistic_table
+from flowzip.learned.priors import code_length_bits
 
 
 def _groups(seed: int, outliers: bool) -> list[LatentGroup]:

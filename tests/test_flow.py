@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from flowzip.config import MIXTURE, PRIOR_PHASES, FlowConfig
-from flowzip.flow import IntegerFlow
-from flowzip.priors import PHASES
+from flowzip.learned.config import MIXTURE, PRIOR_PHASES, FlowConfig
+from flowzip.learned.flow import IntegerFlow
+from flowzip.learned.priors import PHASES
 
 from conftest import random_flow
 

@@ -22,7 +22,7 @@ from PIL import Image
 import flowzip
 from flowzip.container import TILE_TOOLS, Header, read_container, write_container
 from flowzip.errors import FlowzipError
-from flowzip.zoo import Model
+from flowzip.learned.zoo import Model
 
 from conftest import make_image
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from flowzip.emerging import IntegerEmergingConv, IntegerMaskedConv
-from flowzip.exact import MASKED_BITS, MAX_CONV_CHANNELS, FixedPointConv2d, conv3x3, to_grid
-from flowzip.layers import FlowStep, IntegerAdditiveCoupling, Squeeze
+from flowzip.learned.emerging import IntegerEmergingConv, IntegerMaskedConv
+from flowzip.learned.exact import MASKED_BITS, MAX_CONV_CHANNELS, FixedPointConv2d, conv3x3, to_grid
+from flowzip.learned.layers import FlowStep, IntegerAdditiveCoupling, Squeeze
 
 
 def _randomise(module: torch.nn.Module, std: float = 0.1, seed: int = 0) -> torch.nn.Module:

@@ -79,7 +79,7 @@ def test_flow_section_bound_holds_at_the_coders_floor(model) -> None:
         coder = constriction.stream.stack.AnsCoder()
         coder.encode_reverse(np.full(symbols, 200 if model.__class__.__name__ == "Categorical" else 0, np.int32), model)
         words = coder.get_compressed().astype("<u4").tobytes()
-        length = len(words) - min(3, len(words) - len(words.rstrip(b"\0")))  # as flowzip.entropy trims it
+        length = len(words) - min(3, len(words) - len(words.rstrip(b"\0")))  # as flowzip.learned.entropy trims it
         assert symbols <= FLOW_SYMBOLS_PER_BYTE * length + FLOW_SYMBOLS_SLACK, (symbols, length)
     if model.__class__.__name__ == "Categorical":
         assert symbols > 0.9 * FLOW_SYMBOLS_PER_BYTE * length

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import flowzip
-from flowzip.zoo import Model
+from flowzip.learned.zoo import Model
 
 from conftest import make_image
 

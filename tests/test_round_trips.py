@@ -25,8 +25,8 @@ from PIL import Image
 
 import flowzip
 from flowzip.codec import coding_paths
-from flowzip.flow_tile import decode_flow_tile, encode_flow_tile
-from flowzip.zoo import load_model, shipped_model_names
+from flowzip.learned.zoo import load_model, shipped_model_names
+from flowzip.tiles.flow import decode_flow_tile, encode_flow_tile
 
 from conftest import CONTENTS, TINY_MODEL, make_image
 

@@ -28,7 +28,7 @@ def test_help_info_and_grey_images_do_not_load_the_flow(tmp_path: Path, tiny_mod
     Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(tmp_path / "grey.png")
     code = """
 import sys
-from flowzip.cli import main
+from flowzip.frontends.cli import main
 for args in (["--help"], ["info", sys.argv[1]]):
     try:
         main(args)

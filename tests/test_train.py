@@ -16,12 +16,12 @@ import torch
 from click.testing import CliRunner
 
 import flowzip
-from flowzip.cli import main
-from flowzip.config import FlowConfig, TrainConfig
 from flowzip.errors import FlowzipError
-from flowzip.flow import IntegerFlow
-from flowzip.train import random_crops, train
-from flowzip.zoo import load_model_file
+from flowzip.frontends.cli import main
+from flowzip.learned.config import FlowConfig, TrainConfig
+from flowzip.learned.flow import IntegerFlow
+from flowzip.learned.train import random_crops, train
+from flowzip.learned.zoo import load_model_file
 
 from conftest import make_image, random_flow
 

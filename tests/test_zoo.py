@@ -1,4 +1,4 @@
-"""The shipped models (flowzip.zoo): load safely, code at their likelihood, and round-trip real photos."""
+"""The shipped models (flowzip.learned.zoo): load safely, code at their likelihood, and round-trip real photos."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from PIL import Image
 import flowzip
 from flowzip.container import MODEL_ID_BYTES, SHIPPED_MODEL_IDS, read_container
 from flowzip.errors import FlowzipError
-from flowzip.flow_tile import encode_flow_tile
-from flowzip.tiles import FLOW
-from flowzip.zoo import (
+from flowzip.learned.zoo import (
     LARGE_IMAGE_MODEL,
     SMALL_IMAGE_MODEL,
     default_model,
@@ -23,6 +21,8 @@ from flowzip.zoo import (
     load_model_file,
     shipped_model_hashes,
 )
+from flowzip.tiles import FLOW
+from flowzip.tiles.flow import encode_flow_tile
 
 from conftest import shared_data
 

@@ -26,7 +26,7 @@ from corpus import entry
 
 import flowzip
 from flowzip.container import FORMAT_VERSION, TILE_TOOLS
-from flowzip.zoo import load_model_file
+from flowzip.learned.zoo import load_model_file
 
 from conftest import make_image
 

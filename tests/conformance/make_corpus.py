@@ -26,7 +26,7 @@ from corpus import entry
 
 import flowzip
 from flowzip.codec import coding_paths
-from flowzip.zoo import shipped_model_names
+from flowzip.learned.zoo import shipped_model_names
 
 from conftest import make_image
 

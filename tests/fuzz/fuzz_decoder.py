@@ -36,10 +36,10 @@ COMPILED = [
 with atheris.instrument_imports(include=["flowzip"], exclude=COMPILED):
     import flowzip
     import flowzip.tiles
-    from flowzip import pillow_plugin
     from flowzip.container import MAGIC
     from flowzip.errors import FlowzipError
-    from flowzip.zoo import load_model_file
+    from flowzip.frontends import pillow_plugin
+    from flowzip.learned.zoo import load_model_file
 
 TESTS = Path(__file__).resolve().parents[1]
 SEED_DIRS = [

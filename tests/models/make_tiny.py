@@ -18,8 +18,8 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from flowzip.config import FlowConfig  # noqa: E402
-from flowzip.zoo import save_model  # noqa: E402
+from flowzip.learned.config import FlowConfig  # noqa: E402
+from flowzip.learned.zoo import save_model  # noqa: E402
 
 from conftest import make_image, random_flow  # noqa: E402
 

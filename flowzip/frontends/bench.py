@@ -22,7 +22,7 @@ from PIL import Image
 from flowzip.codec import available_cores, compress, decompress, model_code_length
 from flowzip.errors import FlowzipError, FlowzipWarning
 from flowzip.images import ImageLike
-from flowzip.zoo import Model
+from flowzip.learned.zoo import Model
 
 
 @dataclass(frozen=True)

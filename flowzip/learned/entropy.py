@@ -25,8 +25,8 @@ import torch
 from torch import Tensor
 
 from flowzip.errors import FlowzipError
-from flowzip.exact import LOGISTIC_TABLE_LIMIT, exp2_sixteenths, logistic_cdf, logistic_table, round_half_up
 from flowzip.jit import njit
+from flowzip.learned.exact import LOGISTIC_TABLE_LIMIT, exp2_sixteenths, logistic_cdf, logistic_table, round_half_up
 
 
 @dataclass
@@ -34,7 +34,7 @@ class LatentGroup:
     """Integer latents (N, C, H, W) and the coder parameters of each: a mean and a scale of the same shape, or
     for a joint mixture over the C channels of each position (``log2_weights`` given; pixels only) its K
     components' means and scales (N, C, H, W, K), base-2 log-weights (N, H, W, K) and ``coupling`` (N, C(C-1)/2,
-    H, W, K) (``coupled_means``; ``flowzip.priors.PixelPrior``).
+    H, W, K) (``coupled_means``; ``flowzip.learned.priors.PixelPrior``).
 
     The coder takes them in C order, or, for a causal context of radius ``context_radius`` > 0, in wavefronts
     (``wavefronts``): each position's causal neighbours come before it, as a decoder that needs them asks.
@@ -126,7 +126,7 @@ def coupled_means(mean: Any, coupling: Any, symbols: Any, channel: int) -> Any:
     """The component means (..., K) of ``channel`` at positions whose earlier channels are ``symbols``: its own
     means plus ``coupling`` times each earlier channel's symbol (PixelCNN++'s linear dependence of G on R and of
     B on R and G). Arrays or tensors with channels on axis 1: mean (X, C, ..., K), coupling (X, C(C-1)/2, ..., K),
-    symbols (X, C, ...); exact in float64 for the grids of ``flowzip.priors.PixelPrior``.
+    symbols (X, C, ...); exact in float64 for the grids of ``flowzip.learned.priors.PixelPrior``.
     """
     out = mean[:, channel]
     first = channel * (channel - 1) // 2

@@ -1,7 +1,7 @@
 """Training an ``IntegerFlow`` on image crops: resumable, logged, with an exponential moving average.
 
 The loss is the model's code length in bits per dimension, exactly what the coder pays (see
-``flowzip.priors``), with straight-through rounding through every integer layer. A run writes to its folder:
+``flowzip.learned.priors``), with straight-through rounding through every integer layer. A run writes to its folder:
 ``checkpoint.pt`` (everything needed to continue exactly: model, EMA, optimiser, step, random states),
 ``log.jsonl`` (training and held-out bpd) and ``NAME.fzm`` (``--name``: the EMA weights as a shippable model file).
 """
@@ -22,11 +22,11 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from flowzip.config import TrainConfig
 from flowzip.errors import FlowzipError
-from flowzip.flow import IntegerFlow
 from flowzip.images import load_rgb_images
-from flowzip.zoo import MODEL_SUFFIX, load_model, save_model
+from flowzip.learned.config import TrainConfig
+from flowzip.learned.flow import IntegerFlow
+from flowzip.learned.zoo import MODEL_SUFFIX, load_model, save_model
 
 JPEG_QUALITIES = (60, 95)  # the JPEG augmentation re-encodes a crop at a quality drawn from this range
 

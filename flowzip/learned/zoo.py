@@ -27,7 +27,7 @@ from flowzip.errors import FlowzipError
 if TYPE_CHECKING:
     import torch
 
-    from flowzip.flow import IntegerFlow
+    from flowzip.learned.flow import IntegerFlow
 
 LARGE_IMAGE_MODEL = "photo"
 SMALL_IMAGE_MODEL = "cifar10"
@@ -108,8 +108,8 @@ def load_model_file(path: Path) -> Model:
     """Load a model file without executing code; raise ``FlowzipError`` if it is not one."""
     import torch
 
-    from flowzip.config import FlowConfig
-    from flowzip.flow import IntegerFlow
+    from flowzip.learned.config import FlowConfig
+    from flowzip.learned.flow import IntegerFlow
 
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)

@@ -9,8 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-MIXTURE = "logistic-mixture"  # codes pixels only: its alphabet is flowzip.entropy.MIXTURE_SYMBOLS
-FAMILIES = ("gaussian", "laplace", MIXTURE)  # the prior families flowzip.priors and flowzip.entropy code
+MIXTURE = "logistic-mixture"  # codes pixels only: its alphabet is flowzip.learned.entropy.MIXTURE_SYMBOLS
+FAMILIES = (
+    "gaussian",
+    "laplace",
+    MIXTURE,
+)  # the prior families flowzip.learned.priors and flowzip.learned.entropy code
 PRIOR_PHASES = (1, 4)  # a prior codes each chunk whole, or as its four 2x2 polyphase components
 OPTIMIZERS = ("adam", "adamax")  # torch.optim.Adam, torch.optim.Adamax
 

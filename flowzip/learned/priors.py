@@ -4,9 +4,9 @@ Distribution family. constriction codes QuantizedGaussian and QuantizedLaplace a
 (encode) and 7 M/s (decode) with per-symbol parameters; a logistic or a mixture through Python callbacks would
 run at 0.1-1 M/s (measured on a 2-core CPU with constriction 0.5). So a flow's latents, unbounded, get a
 single Gaussian or Laplace each, chosen per model (``FlowConfig.family``; the measurement behind the default is
-in ``models/README.md``; ``flowzip.config.FAMILIES`` lists them). Pixels, 256 values, can afford a table per
+in ``models/README.md``; ``flowzip.learned.config.FAMILIES`` lists them). Pixels, 256 values, can afford a table per
 symbol: a model with no flow levels may give each pixel a joint mixture of logistics over its channels
-(``PixelPrior``), whose tables ``flowzip.entropy`` computes exactly and constriction's ``Categorical`` codes.
+(``PixelPrior``), whose tables ``flowzip.learned.entropy`` computes exactly and constriction's ``Categorical`` codes.
 Training minimises the very code length the coder pays: the probability of the integer bin ``[z - 1/2, z + 1/2]``
 under the same parameters that the coder receives, capped at the coder's 24-bit floor.
 """
@@ -22,9 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from flowzip.causal import CausalContext, ContextSettings
-from flowzip.entropy import MIXTURE_SYMBOLS, GroupDecoder, LatentGroup, coupled_means, wavefronts
-from flowzip.exact import (
+from flowzip.jit import njit
+from flowzip.learned.causal import CausalContext, ContextSettings
+from flowzip.learned.entropy import MIXTURE_SYMBOLS, GroupDecoder, LatentGroup, coupled_means, wavefronts
+from flowzip.learned.exact import (
     ACT_BITS,
     INITIAL_LOG2_SCALE,
     LATENT_LIMIT,
@@ -35,9 +36,8 @@ from flowzip.exact import (
     scale_from_index,
     to_grid,
 )
-from flowzip.jit import njit
-from flowzip.layers import Squeeze
-from flowzip.nets import OUTPUT_SCALE, ResidualConvNet
+from flowzip.learned.layers import Squeeze
+from flowzip.learned.nets import OUTPUT_SCALE, ResidualConvNet
 
 MAX_SYMBOL_BITS = 24.0  # constriction quantizes probabilities to 24 bits: no symbol in range costs more
 

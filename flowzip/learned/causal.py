@@ -4,10 +4,10 @@ from its decoded neighbours (NeLLoC's local autoregressive model, on the flow's 
 At position (i, j) a network sees the latents of the tensor at the positions before it in raster order within
 ``radius`` (the rows above, ``radius`` columns either side, and the positions to the left on its own row) and
 features of what was decoded before the tensor (the condition of the prior). Training and the encoder
-evaluate it at every position at once, with a masked convolution; the decoder evaluates it one position at a
-time on what it has decoded so far, a wavefront of positions at a time (``flowzip.entropy.wavefronts``: the
-positions that need none of each other). All of it is exact fixed-point arithmetic (``flowzip.exact``), so both give
-the same parameters bit for bit.
+evaluate it at every position at once, with a masked convolution; the decoder evaluates it on what it has
+decoded so far, a wavefront of positions at a time (``flowzip.learned.entropy.wavefronts``: positions that need
+none of each other). All of it is exact fixed-point arithmetic (``flowzip.learned.exact``), so both give the same
+parameters bit for bit.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from flowzip.exact import (
+from flowzip.jit import njit
+from flowzip.learned.exact import (
     ACT_BITS,
     ACT_LIMIT,
     LATENT_INPUT_SHIFT,
@@ -30,8 +31,7 @@ from flowzip.exact import (
     latent_to_activation,
     requantize,
 )
-from flowzip.jit import njit
-from flowzip.nets import OUTPUT_SCALE
+from flowzip.learned.nets import OUTPUT_SCALE
 
 _ACT_SCALE = float(2**ACT_BITS)
 _INPUT_SCALE = 2.0**-LATENT_INPUT_SHIFT
@@ -112,7 +112,7 @@ def _context_at(
 ) -> np.ndarray:
     """``CausalContext.forward`` at the positions (rows, cols) of each image, from ``padded`` (N, C, H + radius,
     W + 2 radius) and ``features`` (N, H, W, hidden) (or an empty array): (N, outputs, L). Exact fixed point,
-    as the layers compute it (``flowzip.exact``), so the same numbers bit for bit."""
+    as the layers compute it (``flowzip.learned.exact``), so the same numbers bit for bit."""
     n, channels = padded.shape[:2]
     count, span = len(rows), 2 * radius + 1
     window = np.empty((n * count, channels * (radius + 1) * span))

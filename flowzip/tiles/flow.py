@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from flowzip.entropy import LatentDecoder, encode_latents
 from flowzip.errors import FlowzipError
-from flowzip.zoo import Model
+from flowzip.learned.entropy import LatentDecoder, encode_latents
+from flowzip.learned.zoo import Model
 
 
 def _padded(size: int, stride: int) -> int:

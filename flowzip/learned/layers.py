@@ -1,9 +1,9 @@
 """Invertible integer layers: each maps integer tensors to integer tensors, with an exact ``inverse``: the
-squeeze, the additive coupling, and a flow step (an emerging convolution from ``flowzip.emerging``, then a
+squeeze, the additive coupling, and a flow step (an emerging convolution from ``flowzip.learned.emerging``, then a
 coupling).
 
 Tensors have shape (N, C, H, W) and hold integer values, in float32 while training (straight-through
-rounding) and in float64 while coding (exact; see ``flowzip.exact``).
+rounding) and in float64 while coding (exact; see ``flowzip.learned.exact``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from flowzip.emerging import IntegerEmergingConv
-from flowzip.exact import round_half_up
-from flowzip.nets import ResidualConvNet
+from flowzip.learned.emerging import IntegerEmergingConv
+from flowzip.learned.exact import round_half_up
+from flowzip.learned.nets import ResidualConvNet
 
 
 class Squeeze(nn.Module):

@@ -2,7 +2,7 @@
 
 A masked lifting step ``y = x + R(W * x)`` is one convolution forward; its inverse is solved pixel by pixel in
 the mask's order, in a compiled loop on int64 numerators: the autoregressive inverse the decoder runs. The
-weights are integer numerators over ``2**MASKED_BITS`` (``flowzip.exact``), so both directions are exact.
+weights are integer numerators over ``2**MASKED_BITS`` (``flowzip.learned.exact``), so both directions are exact.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import torch
 from torch import Tensor, nn
 
 from flowzip.errors import FlowzipError
-from flowzip.exact import (
+from flowzip.jit import njit
+from flowzip.learned.exact import (
     LATENT_LIMIT,
     MASKED_BITS,
     MAX_MASKED_CHANNELS,
@@ -20,7 +21,6 @@ from flowzip.exact import (
     fixed_point_weight,
     round_half_up,
 )
-from flowzip.jit import njit
 
 
 def masked_conv_mask(channels: int) -> Tensor:

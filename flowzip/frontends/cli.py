@@ -1,6 +1,6 @@
 """The ``flowzip`` command: compress, decompress, test, info, bench and train.
 
-This module turns options into work; ``flowzip.batch`` codes the files (atomic outputs, worker processes,
+This module turns options into work; ``flowzip.frontends.batch`` codes the files (atomic outputs, worker processes,
 progress). An existing file is never replaced without ``-f``; inputs are never removed. Every failure a user
 can cause is one line on stderr and a non-zero exit status.
 """
@@ -19,7 +19,10 @@ import click
 from tqdm import tqdm
 
 from flowzip import __version__
-from flowzip.batch import (
+from flowzip.codec import DEFAULT_TILE_SIZE, available_cores, read_header
+from flowzip.container import DEFAULT_MAX_PIXELS, FILE_SUFFIX, MODES
+from flowzip.errors import FlowzipError
+from flowzip.frontends.batch import (
     Result,
     Task,
     check_file,
@@ -31,12 +34,15 @@ from flowzip.batch import (
     shown_name,
     write_atomic,
 )
-from flowzip.codec import DEFAULT_TILE_SIZE, available_cores, read_header
-from flowzip.config import FlowConfig, TrainConfig
-from flowzip.container import DEFAULT_MAX_PIXELS, FILE_SUFFIX, MODES
-from flowzip.errors import FlowzipError
 from flowzip.images import IMAGE_SUFFIXES, find_files
-from flowzip.zoo import LARGE_IMAGE_MODEL, SMALL_IMAGE_MODEL, SMALL_IMAGE_SIDE, shipped_model_name, shipped_model_names
+from flowzip.learned.config import FlowConfig, TrainConfig
+from flowzip.learned.zoo import (
+    LARGE_IMAGE_MODEL,
+    SMALL_IMAGE_MODEL,
+    SMALL_IMAGE_SIDE,
+    shipped_model_name,
+    shipped_model_names,
+)
 
 
 def _targets(files: list[str], output: Path | None, to_stdout: bool, name_target: Callable[[Path], Path]) -> list[str]:
@@ -311,9 +317,9 @@ def bench_cmd(
     flowzip bench ../shared/data/dev/waterloo --native --compare png,webp
     flowzip bench cifar10-test.npy --limit 1000 --json cifar.json
     """
-    from flowzip.bench import bench, reference_codec
+    from flowzip.frontends.bench import bench, reference_codec
     from flowzip.images import dataset_images
-    from flowzip.zoo import load_model
+    from flowzip.learned.zoo import load_model
 
     def run() -> None:
         if json_path is not None and json_path.exists() and not force:
@@ -336,7 +342,7 @@ def bench_cmd(
 
 
 def _options_from(config: type, prefix: str = "") -> Callable[[Callable], Callable]:
-    """Click options for the settings of a config dataclass (``flowzip.config``): each field with a default
+    """Click options for the settings of a config dataclass (``flowzip.learned.config``): each field with a default
     becomes ``--field-name`` (or its ``flag``) with that default, its ``choices`` and its help; the command gets
     it as ``prefix + field name``."""
 
@@ -383,7 +389,7 @@ def train_cmd(
     """
 
     def run() -> None:
-        from flowzip.train import train
+        from flowzip.learned.train import train
 
         flow = {k[len(_FLOW_PREFIX) :]: settings.pop(k) for k in list(settings) if k.startswith(_FLOW_PREFIX)}
         try:

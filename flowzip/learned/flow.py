@@ -14,11 +14,11 @@ from dataclasses import asdict
 import torch
 from torch import Tensor, nn
 
-from flowzip.causal import ContextSettings
-from flowzip.config import MIXTURE, FlowConfig
-from flowzip.entropy import GroupDecoder, LatentGroup
-from flowzip.layers import FlowStep, Squeeze
-from flowzip.priors import FactorOutPrior, PixelPrior, TopPrior, code_length_bits
+from flowzip.learned.causal import ContextSettings
+from flowzip.learned.config import MIXTURE, FlowConfig
+from flowzip.learned.entropy import GroupDecoder, LatentGroup
+from flowzip.learned.layers import FlowStep, Squeeze
+from flowzip.learned.priors import FactorOutPrior, PixelPrior, TopPrior, code_length_bits
 
 PIXEL_OFFSET = 128  # uint8 pixels are centred to [-128, 127] before the flow
 

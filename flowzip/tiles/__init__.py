@@ -1,6 +1,6 @@
 """RGB tiles, each coded by the tool that makes it smallest: a learned model, the classical coder, or raw.
 
-The learned model (``flowzip.flow_tile``) is for photographs; the classical coder (``flowzip.classical.encode_rgb``:
+The learned model (``flowzip.tiles.flow``) is for photographs; the classical coder (``flowzip.classical.encode_rgb``:
 prediction or a palette, then LZMA2 or a context coder) for drawings, text and few colours, where the model's
 confident predictions fail at every sharp edge; raw bytes for noise. Every tool is tried on every tile and the
 shortest section kept, so no tile costs more than the best of them, but the model is skipped where the classical
@@ -26,7 +26,7 @@ import numpy as np
 from flowzip.classical import decode_rgb, encode_rgb
 from flowzip.container import MAX_TILE_LOG2, TILE_TOOLS, covering_tile_log2, tile_grid, tile_tool
 from flowzip.errors import FlowzipError
-from flowzip.zoo import ModelSource
+from flowzip.learned.zoo import ModelSource
 
 Progress = Callable[[int, int], None]  # called with (tiles done, tiles in all) after each RGB tile
 RAW, FLOW, CLASSICAL = (bytes([TILE_TOOLS.index(tool)]) for tool in ("raw", "flow", "classical"))
@@ -45,7 +45,7 @@ def encode_tile(model: ModelSource, tile: np.ndarray, tools: Collection[str] = T
     if "classical" in tools:
         candidates.append(CLASSICAL + encode_rgb(tile))
     if "flow" in tools and 8 * (len(candidates[-1]) - 1) > FLOW_SKIP_BITS * tile.size:
-        from flowzip.flow_tile import encode_flow_tile
+        from flowzip.tiles.flow import encode_flow_tile
 
         candidates.append(FLOW + encode_flow_tile(model(), tile))
     return min(candidates, key=len)
@@ -59,7 +59,7 @@ def decode_tile(model: ModelSource, section: bytes, height: int, width: int, ver
             raise FlowzipError("corrupt file: a raw tile of the wrong length")
         return np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
     if tool == "flow":
-        from flowzip.flow_tile import decode_flow_tile
+        from flowzip.tiles.flow import decode_flow_tile
 
         return decode_flow_tile(model(), data, height, width)
     if tool == "classical":

@@ -1,11 +1,11 @@
 """The fixed-point convolutional networks inside couplings and priors: integer latents in, real outputs (on
-exact grids) out, so that what they compute while coding is the same on every machine (``flowzip.exact``)."""
+exact grids) out, so that what they compute while coding is the same on every machine (``flowzip.learned.exact``)."""
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-from flowzip.exact import FixedPointConv2d, Padded, activation, is_coding, latent_to_activation, requantize
+from flowzip.learned.exact import FixedPointConv2d, Padded, activation, is_coding, latent_to_activation, requantize
 
 OUTPUT_SCALE = 64.0  # networks work in units of 64 pixel levels; a power of two keeps the scaling exact
 
