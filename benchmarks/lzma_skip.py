@@ -2,11 +2,11 @@
 
     python benchmarks/lzma_skip.py [FOLDER ...] [--mosaic 2] [--npy runs/cifar10/test.npy --step 20]
 
-The classical coder (``flowzip.planes``) codes every array with the context coder and with LZMA2 and keeps the
+The classical coder (``flowzip.classical``) codes every array with the context coder and with LZMA2 and keeps the
 shorter. LZMA2 at its strongest preset is the slowest part of it (several seconds per megapixel), and on photos
 it loses to the context coder anyway. So it first runs LZMA2 at preset 3, and on three channels the strongest
-preset only where preset 3 came within ``LZMA_SKIP_RATIO`` of the context coder (single planes, where palette
-images, text and line art are, always get it).
+preset only where preset 3 came within ``lzma_skip_ratio`` (``flowzip.settings``) of the context coder (single
+planes, where palette images, text and line art are, always get it).
 
 For each image of the folders (default: the dev sets and ``runs/synthetic``, which ``benchmarks/synthetic.py``
 writes; every mode kept, as ``flowzip bench --native`` does), for the speed benchmark's mosaic of ``--mosaic`` x
@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 import flowzip
-from flowzip.classical import predicted
 from flowzip.images import IMAGE_SUFFIXES, open_image
+from flowzip.settings import DEFAULT_SETTINGS, EncoderSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = (
@@ -41,15 +41,11 @@ CLASSICAL = ("classical",)
 
 
 def code(image, ratio: float) -> tuple[int, float]:
-    """(file bytes, encode seconds) of the classical coder alone with ``LZMA_SKIP_RATIO = ratio``; the decode
+    """(file bytes, encode seconds) of the classical coder alone with ``lzma_skip_ratio = ratio``; the decode
     is checked."""
-    shipped, predicted.LZMA_SKIP_RATIO = predicted.LZMA_SKIP_RATIO, ratio
-    try:
-        start = time.perf_counter()
-        data = flowzip.compress(image, tools=CLASSICAL, jobs=1)
-        seconds = time.perf_counter() - start
-    finally:
-        predicted.LZMA_SKIP_RATIO = shipped
+    start = time.perf_counter()
+    data = flowzip.compress(image, jobs=1, settings=EncoderSettings(tools=CLASSICAL, lzma_skip_ratio=ratio))
+    seconds = time.perf_counter() - start
     decoded = flowzip.decompress(data)
     assert np.array_equal(np.asarray(decoded), np.asarray(image)), "decode differs"
     return len(data), seconds
@@ -60,7 +56,7 @@ def measure(name: str, images: list[tuple[str, object]]) -> None:
     total = {"shipped": [0, 0.0], "always": [0, 0.0]}
     worst = (0.0, "")
     for label, image in images:
-        skip, skip_s = code(image, predicted.LZMA_SKIP_RATIO)
+        skip, skip_s = code(image, DEFAULT_SETTINGS.lzma_skip_ratio)
         always, always_s = code(image, math.inf)
         total["shipped"][0] += skip
         total["shipped"][1] += skip_s
@@ -82,7 +78,7 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=20)
     args = parser.parse_args()
     flowzip.compress(np.zeros((8, 8, 3), np.uint8), tools=CLASSICAL)  # compile the coders first
-    print(f"LZMA_SKIP_RATIO = {predicted.LZMA_SKIP_RATIO}\n")
+    print(f"lzma_skip_ratio = {DEFAULT_SETTINGS.lzma_skip_ratio}\n")
     print(
         "| images | files | bytes, strongest preset always | bytes, shipped | encode s, always | encode s, shipped "
         "| most lost |\n|---|---|---|---|---|---|---|"

@@ -5,7 +5,7 @@
 Where the flow loses a tile, the encoder also codes the whole image with the classical coder (one core's work,
 beside the tiles) and keeps that if it is shorter (``flowzip.tiles``). For each of the speed benchmark's mosaics of
 training photos (``benchmarks/speed.py``), this compresses on all cores with the try (as shipped) and without it
-(``tiles.WHOLE_IMAGE_MAX_PIXELS = 0``), checks that both files decode to the image, and prints bytes, bits per
+(``EncoderSettings(whole_image_max_pixels=0)``), checks that both files decode to the image, and prints bytes, bits per
 subpixel and encode seconds of each.
 """
 
@@ -18,19 +18,15 @@ import numpy as np
 from speed import GRIDS, mosaic
 
 import flowzip
-from flowzip import tiles
 from flowzip.learned.zoo import LARGE_IMAGE_MODEL, load_model
+from flowzip.settings import DEFAULT_SETTINGS, EncoderSettings
 
 
 def code(image: np.ndarray, model: str, limit: int) -> tuple[int, float]:
-    """(file bytes, encode seconds) with ``WHOLE_IMAGE_MAX_PIXELS = limit``; the decode is checked."""
-    shipped, tiles.WHOLE_IMAGE_MAX_PIXELS = tiles.WHOLE_IMAGE_MAX_PIXELS, limit
-    try:
-        start = time.perf_counter()
-        data = flowzip.compress(image, model=model)
-        seconds = time.perf_counter() - start
-    finally:
-        tiles.WHOLE_IMAGE_MAX_PIXELS = shipped
+    """(file bytes, encode seconds) with the whole-image try up to ``limit`` pixels; the decode is checked."""
+    start = time.perf_counter()
+    data = flowzip.compress(image, model=model, settings=EncoderSettings(whole_image_max_pixels=limit))
+    seconds = time.perf_counter() - start
     assert np.array_equal(flowzip.decompress(data, model=model), image)
     return len(data), seconds
 
@@ -46,7 +42,7 @@ def main() -> None:
     for size in args.sizes.split(","):
         image = mosaic(GRIDS[size])
         flowzip.compress(image[:64, :64], model=args.model)  # compile everything before timing
-        with_try = code(image, args.model, tiles.WHOLE_IMAGE_MAX_PIXELS)
+        with_try = code(image, args.model, DEFAULT_SETTINGS.whole_image_max_pixels)
         without = code(image, args.model, 0)
         bpsp = [8 * n / image.size for n, _ in (with_try, without)]
         print(

@@ -12,6 +12,7 @@ orientation, animation frames) is named in a ``FlowzipWarning``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Collection
@@ -29,7 +30,6 @@ from flowzip.container import (
     MAX_TILE_LOG2,
     MIN_TILE_LOG2,
     MODES,
-    TILE_TOOLS,
     Header,
     Palette,
     covering_tile_log2,
@@ -42,6 +42,7 @@ from flowzip.container import (
 from flowzip.errors import FlowzipError, FlowzipWarning
 from flowzip.images import ImageLike, check_8_bit
 from flowzip.learned.zoo import Model, ModelOnUse, default_model, find_model, load_model, model_id
+from flowzip.settings import DEFAULT_SETTINGS, EncoderSettings
 
 if TYPE_CHECKING:
     from flowzip.tiles import Progress
@@ -177,8 +178,9 @@ def compress(
     tile_size: int = DEFAULT_TILE_SIZE,
     progress: Progress | None = None,
     jobs: int | None = None,
-    tools: Collection[str] = TILE_TOOLS,
+    tools: Collection[str] | None = None,
     verify: bool = False,
+    settings: EncoderSettings = DEFAULT_SETTINGS,
 ) -> bytes:
     """Compress an image losslessly; return the bytes of a .fzi file.
 
@@ -187,14 +189,14 @@ def compress(
     image's size); ``tile_size`` a power of two
     from 32 to 4096; ``progress(done, total)`` is called after each RGB tile; ``jobs`` tiles are coded at
     once (None: one per core). The bytes do not depend on ``jobs``. ``tools`` are what each RGB tile may be
-    coded with, the shortest winning: "flow", "classical" (and always "raw"); name one to measure it alone.
+    coded with, the shortest winning: "flow", "classical" (and always "raw"); name one to measure it alone
+    (None: those of ``settings``, an ``EncoderSettings`` with the searches' other limits).
 
     The file is always read back through the decoder's checks of its header and section sizes; with ``verify``
     it is also decoded whole and compared with the input (as long again as the encoding where the flow codes
     tiles). Either failing is a ``FlowzipError``, never a file that does not decode.
     """
-    if not set(tools) <= set(TILE_TOOLS):
-        raise FlowzipError(f"unknown tools {sorted(set(tools) - set(TILE_TOOLS))}: choose from {TILE_TOOLS}")
+    settings = settings if tools is None else dataclasses.replace(settings, tools=tuple(tools))
     p = _from_input(image)
     height, width, _ = p.pixels.shape
     if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
@@ -212,7 +214,7 @@ def compress(
         chosen = _model_for(model, width, height)
         stored_id = model_id(chosen)
         source = ModelOnUse(lambda: _matching(_loaded(chosen), stored_id))  # loaded if a tile tries it
-        tile_log2, sections = encode_tiles(source, p.pixels[:, :, :3], tile_log2, cores, progress, tools)
+        tile_log2, sections = encode_tiles(source, p.pixels[:, :, :3], tile_log2, cores, progress, settings)
     if p.mode == "P":
         from flowzip.classical import encode_indices
 

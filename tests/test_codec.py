@@ -17,6 +17,7 @@ from flowzip.codec import coding_paths
 from flowzip.container import TILE_TOOLS, read_container
 from flowzip.errors import FlowzipError
 from flowzip.learned.zoo import Model
+from flowzip.settings import EncoderSettings
 from flowzip.tiles import CLASSICAL, FLOW, RAW, encode_tile
 
 from conftest import make_image
@@ -203,7 +204,9 @@ def test_each_tile_gets_the_shortest_tool(tiny_model: Model) -> None:
     assert [s[:1] for s in sections] == [CLASSICAL, RAW]
     for (rows, cols), section in zip(header.rgb_tiles(), sections, strict=True):
         for tool in ("flow", "classical"):
-            assert len(section) <= len(encode_tile(lambda: tiny_model, drawing[rows, cols], (tool,)))
+            assert len(section) <= len(
+                encode_tile(lambda: tiny_model, drawing[rows, cols], EncoderSettings(tools=(tool,)))
+            )
 
 
 def test_a_pixel_model_round_trips(tmp_path: Path) -> None:

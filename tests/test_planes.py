@@ -109,19 +109,18 @@ def test_the_strongest_lzma2_preset_runs_only_where_it_may_win(monkeypatch: pyte
     monkeypatch.setattr(
         predicted, "lzma_compress", lambda data, size, *preset: presets.append(preset) or real(data, size, *preset)
     )
-    monkeypatch.setattr(predicted, "LZMA_SKIP_RATIO", 1.0)  # the test photo is smoother than real ones
+    ratio = 1.0  # the test photo is smoother than real ones
     photo = make_image("photo", 96, 96)
-    assert encode_predicted(photo)[0] == WARM_METHOD
+    assert encode_predicted(photo, None, ratio)[0] == WARM_METHOD
     assert presets == [(FAST_PRESET,)], "a photo pays for one fast LZMA2 pass"
     presets.clear()
-    encode_predicted(photo[:, :, :1].copy())
+    encode_predicted(photo[:, :, :1].copy(), None, ratio)
     assert () in presets, "a single plane gets the strongest preset"
     presets.clear()
     stripes = np.repeat(np.tile(np.array([0, 255, 7, 7, 90], dtype=np.uint8), (64, 30))[:, :, None], 3, axis=2)
-    coded = encode_predicted(stripes)
+    coded = encode_predicted(stripes, None, ratio)
     assert () in presets, "repeats get the strongest preset"
-    monkeypatch.setattr(predicted, "LZMA_SKIP_RATIO", np.inf)
-    assert coded == encode_predicted(stripes)
+    assert coded == encode_predicted(stripes, None, np.inf)
 
 
 def test_a_damaged_warm_state_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,20 +12,22 @@ from flowzip.classical.lzma_coder import FAST_PRESET, lzma_compress, lzma_filter
 from flowzip.classical.methods import CONTEXT_METHODS
 from flowzip.classical.predictors import apply_predictor, best_prediction
 from flowzip.errors import FlowzipError
+from flowzip.settings import DEFAULT_SETTINGS
 
 ZERO_SHARE_FOR_RAW = 0.5  # for RGB, LZMA2 on unpredicted pixels is also tried when this share of residuals is 0
-# On three channels, LZMA2's strongest preset runs only where preset 3 came within this factor of the context
-# coder: elsewhere it gains less than that over preset 3 (benchmarks/lzma_skip.py) and takes three times longer
-LZMA_SKIP_RATIO = 1.25
 
 
-def encode_predicted(pixels: np.ndarray, best: tuple[float, int, np.ndarray] | None = None) -> bytes:
+def encode_predicted(
+    pixels: np.ndarray,
+    best: tuple[float, int, np.ndarray] | None = None,
+    lzma_skip_ratio: float = DEFAULT_SETTINGS.lzma_skip_ratio,
+) -> bytes:
     """The shortest coding of a uint8 array (H, W, C): context-coded, or the predictor byte and the LZMA2 stream
     of the best predictor's residuals or of the unpredicted pixels, on which LZMA2 finds the repeats of
     synthetic content (dithering, patterns) that order-0 entropy does not see. LZMA2 runs at a fast preset
     first; on three channels its strongest runs only where that came near the context coder
-    (``LZMA_SKIP_RATIO``). RGB arrays try the unpredicted pixels only where the residuals are mostly zero (else
-    photos would pay a second LZMA2 pass); single planes, a third the size, always do."""
+    (``lzma_skip_ratio``, ``flowzip.settings``). RGB arrays try the unpredicted pixels only where the residuals
+    are mostly zero (else photos would pay a second LZMA2 pass); single planes, a third the size, always do."""
     _, method, residual = best or best_prediction(pixels)
     options = [(method, residual.tobytes())]
     mostly_zero = np.count_nonzero(residual == 0) >= ZERO_SHARE_FOR_RAW * residual.size
@@ -33,7 +35,7 @@ def encode_predicted(pixels: np.ndarray, best: tuple[float, int, np.ndarray] | N
         options.append((0, pixels.tobytes()))
     coded = min((bytes([m]) + lzma_compress(data, pixels.size, FAST_PRESET) for m, data in options), key=len)
     context_coded = context_encode(pixels, len(coded))  # None where it would be longer
-    if pixels.shape[2] == 3 and context_coded is not None and len(coded) >= LZMA_SKIP_RATIO * len(context_coded):
+    if pixels.shape[2] == 3 and context_coded is not None and len(coded) >= lzma_skip_ratio * len(context_coded):
         return context_coded  # single planes (palette indices, text, line art) always get the full search
     coded = min([coded] + [bytes([m]) + lzma_compress(data, pixels.size) for m, data in options], key=len)
     return context_coded if context_coded is not None and len(context_coded) <= len(coded) else coded

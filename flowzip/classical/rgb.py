@@ -9,21 +9,22 @@ from flowzip.classical.predicted import decode_predicted, encode_predicted
 from flowzip.classical.predictors import best_prediction
 from flowzip.classical.transforms import add_green, from_palette, subtract_green, to_palette
 from flowzip.errors import FlowzipError
+from flowzip.settings import DEFAULT_SETTINGS
 
 _PALETTE = TRANSFORMS.index("palette")
 _PLAIN = TRANSFORMS.index("subtract green")
 _CENTRED = TRANSFORMS.index("subtract green, centred")
 
 
-def encode_rgb(rgb: np.ndarray) -> bytes:
+def encode_rgb(rgb: np.ndarray, lzma_skip_ratio: float = DEFAULT_SETTINGS.lzma_skip_ratio) -> bytes:
     """Code an RGB array (H, W, 3): a transform byte (``TRANSFORMS``), the palette for the palette transform
     (entry count - 1, then R G B per entry, darkest first), then ``encode_predicted`` of what it gives. The
     palette is tried where there are at most 256 colours, beside the better of the other two (on a small
-    image a palette can cost more than it saves)."""
+    image a palette can cost more than it saves). ``lzma_skip_ratio``: ``flowzip.settings.EncoderSettings``."""
     rgb = np.array(rgb, dtype=np.uint8)
     options = [(best_prediction(a), t, a) for t, a in ((0, rgb), (_CENTRED, subtract_green(rgb)))]
     best, transform, pixels = min(options, key=lambda o: o[0][0])
-    coded = bytes([transform]) + encode_predicted(pixels, best)
+    coded = bytes([transform]) + encode_predicted(pixels, best, lzma_skip_ratio)
     paletted = to_palette(rgb)
     if paletted is not None:
         palette, indices = paletted

@@ -19,6 +19,7 @@ Grids and bounds (the argument is written out in ``docs/exactness.md``):
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import decimal
 import functools
 import math
@@ -81,7 +82,8 @@ SCALE_TABLE = exp2_sixteenths(np.arange(SCALE_INDEX_MIN, SCALE_INDEX_MAX + 1))
 _SCALE_TABLE = torch.from_numpy(SCALE_TABLE)
 
 
-_fixed_point = True  # False only inside float_twin()
+# False only inside float_twin(), in the thread (context) that entered it
+_FIXED_POINT: contextvars.ContextVar[bool] = contextvars.ContextVar("flowzip_fixed_point", default=True)
 
 
 @contextlib.contextmanager
@@ -90,14 +92,14 @@ def float_twin() -> Iterator[None]:
 
     It exists only to measure what the fixed-point design costs (``benchmarks/float_twin.py``). Latents are
     still rounded to integers, so the flow stays a bijection on integers, and the bounds (clamps) stay; but
-    nothing computed here is reproducible across machines, so no file is ever coded this way. Not thread-safe.
+    nothing computed here is reproducible across machines, so no file is ever coded this way. It holds for the
+    thread that enters it (a context variable): tiles coded on other threads meanwhile stay exact.
     """
-    global _fixed_point
-    _fixed_point = False
+    token = _FIXED_POINT.set(False)
     try:
         yield
     finally:
-        _fixed_point = True
+        _FIXED_POINT.reset(token)
 
 
 class _RoundToGrid(torch.autograd.Function):
@@ -117,7 +119,7 @@ def to_grid(x: Tensor, frac_bits: int) -> Tensor:
 
     In training the gradient passes straight through.
     """
-    if frac_bits > 0 and not _fixed_point:
+    if frac_bits > 0 and not _FIXED_POINT.get():
         return x
     scale = float(2**frac_bits)
     if x.requires_grad:
@@ -272,7 +274,7 @@ def scale_from_index(raw: Tensor) -> tuple[Tensor, Tensor]:
     decoder pass bit-identical parameters to the coder. In training the value is the same table entry and the
     gradient is that of ``2**(raw/16)``.
     """
-    if not _fixed_point:
+    if not _FIXED_POINT.get():
         index = torch.clamp(raw + 16 * INITIAL_LOG2_SCALE, SCALE_INDEX_MIN, SCALE_INDEX_MAX)
         return index, torch.exp2(index / 16.0)
     index = torch.clamp(round_half_up(raw) + 16 * INITIAL_LOG2_SCALE, SCALE_INDEX_MIN, SCALE_INDEX_MAX)

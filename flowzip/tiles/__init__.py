@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -27,24 +27,21 @@ from flowzip.classical import decode_rgb, encode_rgb
 from flowzip.container import MAX_TILE_LOG2, TILE_TOOLS, covering_tile_log2, tile_grid, tile_tool
 from flowzip.errors import FlowzipError
 from flowzip.learned.zoo import ModelSource
+from flowzip.settings import DEFAULT_SETTINGS, EncoderSettings
 
 Progress = Callable[[int, int], None]  # called with (tiles done, tiles in all) after each RGB tile
 RAW, FLOW, CLASSICAL = (bytes([TILE_TOOLS.index(tool)]) for tool in ("raw", "flow", "classical"))
-FLOW_SKIP_BITS = 0.25  # the flow is not tried on a tile the classical coder codes in this many bits/subpixel
-# The classical coder's try on the whole image, for images up to this size: on 1.6 and 6.3 MP mosaics of photos
-# it saved no byte and took 35-42 % of the encode time (benchmarks/whole_image_try.py); on small photos it pays.
-WHOLE_IMAGE_MAX_PIXELS = 1 << 22
 _Item = TypeVar("_Item")
 _Out = TypeVar("_Out")
 
 
-def encode_tile(model: ModelSource, tile: np.ndarray, tools: Collection[str] = TILE_TOOLS) -> bytes:
-    """Code one RGB tile (h, w, 3) with each of ``tools`` (raw always); return the shortest section (tool
-    byte, then its data)."""
+def encode_tile(model: ModelSource, tile: np.ndarray, settings: EncoderSettings = DEFAULT_SETTINGS) -> bytes:
+    """Code one RGB tile (h, w, 3) with each of the settings' tools (raw always); return the shortest section
+    (tool byte, then its data)."""
     candidates = [RAW + np.ascontiguousarray(tile).tobytes()]
-    if "classical" in tools:
-        candidates.append(CLASSICAL + encode_rgb(tile))
-    if "flow" in tools and 8 * (len(candidates[-1]) - 1) > FLOW_SKIP_BITS * tile.size:
+    if "classical" in settings.tools:
+        candidates.append(CLASSICAL + encode_rgb(tile, settings.lzma_skip_ratio))
+    if "flow" in settings.tools and 8 * (len(candidates[-1]) - 1) > settings.flow_skip_bits * tile.size:
         from flowzip.tiles.flow import encode_flow_tile
 
         candidates.append(FLOW + encode_flow_tile(model(), tile))
@@ -73,7 +70,7 @@ def encode_tiles(
     tile_log2: int,
     jobs: int,
     progress: Progress | None,
-    tools: Collection[str] = TILE_TOOLS,
+    settings: EncoderSettings = DEFAULT_SETTINGS,
 ) -> tuple[int, list[bytes]]:
     """(tile_log2, sections) of an RGB image (H, W, 3): every tile's ``encode_tile``, ``jobs`` tiles at once;
     or, where the flow lost a tile, one tile covering the image, coded by the classical coder, if that is
@@ -86,17 +83,17 @@ def encode_tiles(
     tiles = [rgb[rows, cols] for rows, cols in grid]
     whole_log2 = covering_tile_log2(rgb.shape[1], rgb.shape[0])
     may_try_whole = (
-        "classical" in tools
+        "classical" in settings.tools
         and len(tiles) > 1
         and whole_log2 <= MAX_TILE_LOG2
-        and rgb.shape[0] * rgb.shape[1] <= WHOLE_IMAGE_MAX_PIXELS
+        and rgb.shape[0] * rgb.shape[1] <= settings.whole_image_max_pixels
     )
     beside = ThreadPoolExecutor(1, thread_name_prefix="flowzip-whole") if may_try_whole and jobs > 1 else None
     try:
-        whole = beside.submit(encode_rgb, rgb) if beside else None
-        sections = list(_map_tiles(lambda tile, m: encode_tile(m, tile, tools), tiles, model, jobs, progress))
+        whole = beside.submit(encode_rgb, rgb, settings.lzma_skip_ratio) if beside else None
+        sections = list(_map_tiles(lambda tile, m: encode_tile(m, tile, settings), tiles, model, jobs, progress))
         if may_try_whole and any(s[:1] != FLOW for s in sections):
-            section = CLASSICAL + (whole.result() if whole else encode_rgb(rgb))
+            section = CLASSICAL + (whole.result() if whole else encode_rgb(rgb, settings.lzma_skip_ratio))
             if len(section) < sum(len(s) + 2 for s in sections):  # each section's length takes a byte or more
                 return whole_log2, [section]
         return tile_log2, sections

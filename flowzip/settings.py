@@ -1,0 +1,38 @@
+"""The encoder's settings: which tile tools it tries and where it stops searching. None of it is in the format,
+so a decoder needs none of it; the defaults are the measured ones, and benchmarks vary them by passing other
+settings to ``flowzip.compress``, never by changing module globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flowzip.container import TILE_TOOLS
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """What ``compress`` tries; frozen, so one object can be shared by every tile and thread."""
+
+    # what each RGB tile may be coded with, the shortest winning: "flow" (a learned model), "classical", and
+    # always "raw"; name one to measure it alone
+    tools: tuple[str, ...] = TILE_TOOLS
+    # the model is not tried on a tile the classical coder codes in this many bits a subpixel
+    flow_skip_bits: float = 0.25
+    # The classical coder's try on the whole image, for images up to this size: on 1.6 and 6.3 MP mosaics of
+    # photos it saved no byte and took 35-42 % of the encode time (benchmarks/whole_image_try.py); on small
+    # photos it pays.
+    whole_image_max_pixels: int = 1 << 22
+    # On three channels, LZMA2's strongest preset runs only where preset 3 came within this factor of the
+    # context coder: elsewhere it gains less than that over preset 3 (benchmarks/lzma_skip.py) and takes three
+    # times longer.
+    lzma_skip_ratio: float = 1.25
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.tools) - set(TILE_TOOLS))
+        if unknown:
+            from flowzip.errors import FlowzipError
+
+            raise FlowzipError(f"unknown tools {unknown}: choose from {TILE_TOOLS}")
+
+
+DEFAULT_SETTINGS = EncoderSettings()
