@@ -36,10 +36,55 @@ from flowzip.classical.mixer import (
     signed_step,
 )
 from flowzip.classical.predictors import SUB_PREDICTORS, blended_prediction, context_neighbours, median_edge
-from flowzip.classical.range_coder import PROB_BITS, coder_state, decode_bit, encode_bit, fewest_bytes, shift_low
+from flowzip.classical.range_coder import PROB_BITS, coder_state, decode_bit, encode_bit, finish
 from flowzip.classical.state import WARM_STATE_CHANNELS, cold_state, warm_state
 from flowzip.errors import FlowzipError
 from flowzip.jit import njit
+
+
+@njit(nogil=True)
+def _predict(
+    pixels: np.ndarray,
+    i: int,
+    j: int,
+    k: int,
+    errors: np.ndarray,
+    sub_errors: np.ndarray,
+    sub: np.ndarray,
+    sums: np.ndarray,
+    counts: np.ndarray,
+    fast: bool,
+) -> tuple[int, int, int, int, int, int, int, int]:
+    """What every method does first at subpixel (i, j, k): its neighbours (a, b, c, d), its activity and bias
+    contexts, the prediction (``fast``: method 6's blend, else the median edge detector) and that prediction
+    corrected by its bias context's mean error, modulo 256."""
+    a, b, c, d = context_neighbours(pixels, i, j, k)
+    ctx, bias_ctx = context_model(a, b, c, d, i, j, k, errors)
+    pred = blended_prediction(a, b, c, d, i, j, k, sub_errors, sub) if fast else median_edge(a, b, c)
+    return a, b, c, d, ctx, bias_ctx, pred, (pred + bias(sums, counts, k, bias_ctx)) & 255
+
+
+@njit(nogil=True)
+def _learn(
+    pixels: np.ndarray,
+    i: int,
+    j: int,
+    k: int,
+    e: int,
+    bias_ctx: int,
+    sums: np.ndarray,
+    counts: np.ndarray,
+    errors: np.ndarray,
+    sub_errors: np.ndarray,
+    sub: np.ndarray,
+    fast: bool,
+) -> None:
+    """What every method does last at subpixel (i, j, k), once its residual ``e`` is known: the bias context's
+    error sums, the error map and (``fast``) each blended predictor's error."""
+    learn(sums, counts, errors, i, j, k, bias_ctx, e)
+    if fast:
+        for q in range(SUB_PREDICTORS):
+            sub_errors[i & 1, j, k, q] = abs(8 * np.int64(pixels[i, j, k]) - sub[q])
 
 
 @njit(nogil=True)
@@ -65,10 +110,7 @@ def _context_code(pixels: np.ndarray, data: np.ndarray, undo: bool, fast: bool) 
     for i in range(h):
         for j in range(w):
             for k in range(channels):
-                a, b, c, d = context_neighbours(pixels, i, j, k)
-                ctx, bias_ctx = context_model(a, b, c, d, i, j, k, errors)
-                pred = blended_prediction(a, b, c, d, i, j, k, sub_errors, sub) if fast else median_edge(a, b, c)
-                p = (pred + bias(sums, counts, k, bias_ctx)) & 255
+                _, _, _, _, ctx, bias_ctx, _, p = _predict(pixels, i, j, k, errors, sub_errors, sub, sums, counts, fast)
                 bits = probs[k, ctx]
                 if undo:
                     m = decode_bit(state, data, bits, 0, fast)
@@ -98,18 +140,8 @@ def _context_code(pixels: np.ndarray, data: np.ndarray, undo: bool, fast: bool) 
                             ok &= encode_bit(state, data, bits, 8 + 8 * length + q, bit, fast)
                     if not ok:
                         return -1
-                learn(sums, counts, errors, i, j, k, bias_ctx, e)
-                if fast:
-                    for q in range(SUB_PREDICTORS):
-                        sub_errors[i & 1, j, k, q] = abs(8 * np.int64(pixels[i, j, k]) - sub[q])
-    if undo:
-        return state[2]
-    if fast:
-        fewest_bytes(state)
-    for _ in range(5):  # flush
-        if not shift_low(state, data):
-            return -1
-    return state[4]
+                _learn(pixels, i, j, k, e, bias_ctx, sums, counts, errors, sub_errors, sub, fast)
+    return finish(state, data, undo, fast)
 
 
 @njit(nogil=True)
@@ -136,10 +168,9 @@ def mixed_code(
     for i in range(h):
         for j in range(w):
             for k in range(channels):
-                a, b, c, d = context_neighbours(pixels, i, j, k)
-                ctx, bias_ctx = context_model(a, b, c, d, i, j, k, errors)
-                pred = blended_prediction(a, b, c, d, i, j, k, sub_errors, sub)
-                p = (pred + bias(sums, counts, k, bias_ctx)) & 255
+                a, b, c, d, ctx, bias_ctx, pred, p = _predict(
+                    pixels, i, j, k, errors, sub_errors, sub, sums, counts, True
+                )
                 left = half_octave(errors[i, j - 1, k], 7) if j > 0 else 0
                 above = half_octave(errors[i - 1, j, k], 7) if i > 0 else 0
                 above_left = half_octave(errors[i - 1, j - 1, k], 7) if i > 0 and j > 0 else 0
@@ -166,17 +197,9 @@ def mixed_code(
                     return -1
                 if undo:
                     pixels[i, j, k] = (p + e) & 255
-                learn(sums, counts, errors, i, j, k, bias_ctx, e)
+                _learn(pixels, i, j, k, e, bias_ctx, sums, counts, errors, sub_errors, sub, True)
                 signed[k] = e
-                for q in range(SUB_PREDICTORS):
-                    sub_errors[i & 1, j, k, q] = abs(8 * np.int64(pixels[i, j, k]) - sub[q])
-    if undo:
-        return state[2]
-    fewest_bytes(state)
-    for _ in range(5):  # flush
-        if not shift_low(state, data):
-            return -1
-    return state[4]
+    return finish(state, data, undo, True)
 
 
 _FULL = 1 << 16  # not a residual: the output is full

@@ -8,6 +8,11 @@ import numpy as np
 
 from flowzip.jit import njit
 
+# An encoder's state is an int64 array (numba compiles its loops over arrays) of these fields: low, range, the
+# byte held back for a carry, how many bytes it stands for, and the bytes written
+LOW, RANGE, CACHE, CACHE_SIZE, WRITTEN = 0, 1, 2, 3, 4
+# a decoder's: the code value, the range (at the encoder's index) and the bytes read
+CODE, READ = 0, 2
 PROB_BITS = (11, 15)  # by version: probabilities (of a 0) in units of 2**-bits
 _ADAPT_SHIFT = 5  # method 5: every probability moves 1/32 of the way to the bit seen
 _ADAPT_SHIFT_START, _ADAPT_SHIFT_END, _ADAPT_SHIFT_EVERY = 3, 6, 8  # method 6: 1/8 at first, 1/64 after 24 bits
@@ -16,25 +21,22 @@ _TOP = 1 << 24
 
 @njit(nogil=True)
 def shift_low(state: np.ndarray, out: np.ndarray) -> bool:
-    """LZMA's ShiftLow: move the top byte of ``low`` out, settling a carry; False if ``out`` is full.
-
-    ``state`` is (low, range, cache, cache size, bytes written).
-    """
-    low = state[0]
+    """LZMA's ShiftLow: move the top byte of ``low`` out, settling a carry; False if ``out`` is full."""
+    low = state[LOW]
     if low < 0xFF000000 or low >= 1 << 32:
-        carry, temp = low >> 32, state[2]
+        carry, temp = low >> 32, state[CACHE]
         while True:
-            if state[4] >= len(out):
+            if state[WRITTEN] >= len(out):
                 return False
-            out[state[4]] = (temp + carry) & 0xFF
-            state[4] += 1
+            out[state[WRITTEN]] = (temp + carry) & 0xFF
+            state[WRITTEN] += 1
             temp = 0xFF
-            state[3] -= 1
-            if state[3] == 0:
+            state[CACHE_SIZE] -= 1
+            if state[CACHE_SIZE] == 0:
                 break
-        state[2] = (low >> 24) & 0xFF
-    state[3] += 1
-    state[0] = (low & 0x00FFFFFF) << 8
+        state[CACHE] = (low >> 24) & 0xFF
+    state[CACHE_SIZE] += 1
+    state[LOW] = (low & 0x00FFFFFF) << 8
     return True
 
 
@@ -55,7 +57,7 @@ def adapt(probs: np.ndarray, slot: int, bit: int, fast: bool) -> None:
 @njit(nogil=True)
 def encode_bit(state: np.ndarray, out: np.ndarray, probs: np.ndarray, slot: int, bit: int, fast: bool) -> bool:
     """Code one bit under the adaptive probability ``probs[slot, 0]`` (of a 0), then adapt it."""
-    bound = (state[1] >> PROB_BITS[1 if fast else 0]) * probs[slot, 0]
+    bound = (state[RANGE] >> PROB_BITS[1 if fast else 0]) * probs[slot, 0]
     adapt(probs, slot, bit, fast)
     return encode_bound(state, out, bound, bit)
 
@@ -64,12 +66,12 @@ def encode_bit(state: np.ndarray, out: np.ndarray, probs: np.ndarray, slot: int,
 def encode_bound(state: np.ndarray, out: np.ndarray, bound: int, bit: int) -> bool:
     """Code one bit: a 0 keeps the range's first ``bound``, a 1 the rest; False if ``out`` is full."""
     if bit == 0:
-        state[1] = bound
+        state[RANGE] = bound
     else:
-        state[0] += bound
-        state[1] -= bound
-    while state[1] < _TOP:
-        state[1] <<= 8
+        state[LOW] += bound
+        state[RANGE] -= bound
+    while state[RANGE] < _TOP:
+        state[RANGE] <<= 8
         if not shift_low(state, out):
             return False
     return True
@@ -78,7 +80,7 @@ def encode_bound(state: np.ndarray, out: np.ndarray, bound: int, bit: int) -> bo
 @njit(nogil=True)
 def decode_bit(state: np.ndarray, data: np.ndarray, probs: np.ndarray, slot: int, fast: bool) -> int:
     """The mirror of ``encode_bit``; ``state`` is (code, range, bytes read). Past the end, data reads as 0."""
-    bit = decode_bound(state, data, (state[1] >> PROB_BITS[1 if fast else 0]) * probs[slot, 0])
+    bit = decode_bound(state, data, (state[RANGE] >> PROB_BITS[1 if fast else 0]) * probs[slot, 0])
     adapt(probs, slot, bit, fast)
     return bit
 
@@ -86,17 +88,17 @@ def decode_bit(state: np.ndarray, data: np.ndarray, probs: np.ndarray, slot: int
 @njit(nogil=True)
 def decode_bound(state: np.ndarray, data: np.ndarray, bound: int) -> int:
     """The mirror of ``encode_bound``: the bit, 0 if the code value lies in the range's first ``bound``."""
-    if state[0] < bound:
-        state[1] = bound
+    if state[CODE] < bound:
+        state[RANGE] = bound
         bit = 0
     else:
-        state[0] -= bound
-        state[1] -= bound
+        state[CODE] -= bound
+        state[RANGE] -= bound
         bit = 1
-    while state[1] < _TOP:
-        state[1] <<= 8
-        state[0] = ((state[0] << 8) | (data[state[2]] if state[2] < len(data) else 0)) & 0xFFFFFFFF
-        state[2] += 1
+    while state[RANGE] < _TOP:
+        state[RANGE] <<= 8
+        state[CODE] = ((state[CODE] << 8) | (data[state[READ]] if state[READ] < len(data) else 0)) & 0xFFFFFFFF
+        state[READ] += 1
     return bit
 
 
@@ -105,26 +107,49 @@ def fewest_bytes(state: np.ndarray) -> None:
     """Before the flush (method 6): replace ``low`` by the number in [low, low + range) with the most trailing
     zero bits, so that the flushed bytes end in zeros, which the stream leaves out (the decoder reads 0 past
     the end)."""
-    low, high = state[0], state[0] + state[1]
+    low, high = state[LOW], state[LOW] + state[RANGE]
     for k in range(32, -1, -1):
         v = ((low + (1 << k) - 1) >> k) << k
         if v < high:
-            state[0] = v
+            state[LOW] = v
             return
 
 
 @njit(nogil=True)
-def coder_state(data: np.ndarray, undo: bool, fast: bool) -> np.ndarray:
-    """The range coder's starting state: the encoder's (low, range, cache, cache size, bytes written), or the
-    decoder's (code, range, bytes read) with its code value read from the data's first bytes: five, the first
-    always 0, as in LZMA; or (``fast``, methods 6 to 8) four, that 0 left out of the data."""
-    if not undo:
-        state = np.zeros(5, dtype=np.int64)
-        state[1], state[3] = 0xFFFFFFFF, 1
-        return state
-    state = np.zeros(3, dtype=np.int64)
-    state[1] = 0xFFFFFFFF
-    for _ in range(4 if fast else 5):
-        state[0] = ((state[0] << 8) | (data[state[2]] if state[2] < len(data) else 0)) & 0xFFFFFFFF
-        state[2] += 1
+def encoder_state() -> np.ndarray:
+    """A new encoder's state: low 0, range 2^32 - 1, no cached byte (the first one written is always 0)."""
+    state = np.zeros(5, dtype=np.int64)
+    state[RANGE], state[CACHE_SIZE] = 0xFFFFFFFF, 1
     return state
+
+
+@njit(nogil=True)
+def decoder_state(data: np.ndarray, fast: bool) -> np.ndarray:
+    """A new decoder's state, its code value read from the data's first bytes: five, the first always 0, as in
+    LZMA; or (``fast``, methods 6 to 8) four, that 0 left out of the data."""
+    state = np.zeros(3, dtype=np.int64)
+    state[RANGE] = 0xFFFFFFFF
+    for _ in range(4 if fast else 5):
+        state[CODE] = ((state[CODE] << 8) | (data[state[READ]] if state[READ] < len(data) else 0)) & 0xFFFFFFFF
+        state[READ] += 1
+    return state
+
+
+@njit(nogil=True)
+def coder_state(data: np.ndarray, undo: bool, fast: bool) -> np.ndarray:
+    """``decoder_state`` to decode (``undo``), else ``encoder_state``."""
+    return decoder_state(data, fast) if undo else encoder_state()
+
+
+@njit(nogil=True)
+def finish(state: np.ndarray, data: np.ndarray, undo: bool, fast: bool) -> int:
+    """The end of a stream: for a decoder, the bytes it read (past the end too); for an encoder, the flush of its
+    last bytes (``fast``: after ``fewest_bytes``), then the bytes written, or -1 if ``data`` is full."""
+    if undo:
+        return state[READ]
+    if fast:
+        fewest_bytes(state)
+    for _ in range(5):
+        if not shift_low(state, data):
+            return -1
+    return state[WRITTEN]
