@@ -341,17 +341,41 @@ def model_code_length(image: ImageLike, model: str | Model | None = None, tile_s
     return sum(flow_code_length(m, p.pixels[rows, cols, :3]) for rows, cols in tile_grid(height, width, tile_size))
 
 
+@dataclass(frozen=True)
+class CodedSection:
+    """How one section of a file is coded, and what it holds."""
+
+    path: str  # "raw", "flow", "classical: palette, context method 7", "plane: med + LZMA2" (``coding_paths``)
+    size: int  # bytes
+    subpixels: int
+
+    @property
+    def tool(self) -> str:
+        """The tile tool ("raw", "flow", "classical"), or "plane"."""
+        return self.path.split(":")[0]
+
+
+def coded_sections(data: bytes) -> list[CodedSection]:
+    """Every section of a .fzi file, in order, read without decoding (and without loading a coder)."""
+    from flowzip.classical.methods import describe_predicted, describe_rgb
+
+    header, sections = read_container(data, max_pixels=None)
+    out = []
+    for (rows, cols), section in zip(header.rgb_tiles(), sections, strict=False):
+        subpixels = 3 * (rows.stop - rows.start) * (cols.stop - cols.start)
+        tool, body = tile_tool(section, subpixels, header.version)
+        out.append(
+            CodedSection(f"classical: {describe_rgb(body)}" if tool == "classical" else tool, len(section), subpixels)
+        )
+    plane = header.width * header.height
+    out += [CodedSection(f"plane: {describe_predicted(s)}", len(s), plane) for s in sections[len(header.rgb_tiles()) :]]
+    return out
+
+
 def coding_paths(data: bytes) -> list[str]:
     """How each section of a .fzi file is coded, in order: an RGB tile by "raw", "flow" or "classical: " and its
     transform and coder ("classical: palette, context method 7"), a plane by its coder ("plane: med + LZMA2")."""
-    from flowzip.classical import describe_predicted, describe_rgb
-
-    header, sections = read_container(data, max_pixels=None)
-    paths = []
-    for (rows, cols), section in zip(header.rgb_tiles(), sections, strict=False):
-        tool, data = tile_tool(section, 3 * (rows.stop - rows.start) * (cols.stop - cols.start), header.version)
-        paths.append(f"classical: {describe_rgb(data)}" if tool == "classical" else tool)
-    return paths + [f"plane: {describe_predicted(s)}" for s in sections[len(header.rgb_tiles()) :]]
+    return [section.path for section in coded_sections(data)]
 
 
 def read_header(data: bytes, max_pixels: int | None = None) -> Header:

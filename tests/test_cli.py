@@ -199,7 +199,11 @@ def test_info_reads_stdin_and_gives_sizes_as_width_x_height(workdir: Path, tiny_
     info = run("info", "-", cwd=workdir, stdin=data)
     assert info.returncode == 0, info.stderr
     out = info.stdout.decode()
-    assert out.startswith("<stdin>:") and "40x24 RGB" in out and "tiles      2x1 of 32x32" in out
+    assert out.startswith("<stdin>:") and "40x24 RGB" in out
+    assert "tiles      2 of up to 32x32 pixels, 2 across and 1 down" in out
+    assert (
+        "model      none used (the header names" in out and "raw        2 tiles, 2882 bytes, 8.006 bits/subpixel" in out
+    )
 
 
 def test_transparency_survives_the_command_line(workdir: Path, tiny_model_path: Path) -> None:

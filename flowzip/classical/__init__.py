@@ -14,17 +14,24 @@ be transformed (subtract green, or a palette). Laid out like libjxl's ``modular/
 - ``plane`` and ``rgb``: what the codec calls. Section layouts are in ``docs/format.md``.
 """
 
-from flowzip.classical.methods import describe_predicted, describe_rgb
-from flowzip.classical.plane import decode_indices, decode_plane, encode_indices, encode_plane
-from flowzip.classical.rgb import decode_rgb, encode_rgb
+from importlib import import_module
 
-__all__ = [
-    "decode_indices",
-    "decode_plane",
-    "decode_rgb",
-    "describe_predicted",
-    "describe_rgb",
-    "encode_indices",
-    "encode_plane",
-    "encode_rgb",
-]
+# What the codec calls, by module; imported on first use (PEP 562), so that reading a file's methods
+# (``methods``, as ``flowzip info`` does) loads neither numba nor the coders.
+_EXPORTS = {
+    "describe_predicted": "methods",
+    "describe_rgb": "methods",
+    "encode_plane": "plane",
+    "decode_plane": "plane",
+    "encode_indices": "plane",
+    "decode_indices": "plane",
+    "encode_rgb": "rgb",
+    "decode_rgb": "rgb",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    if name in _EXPORTS:
+        return getattr(import_module(f"flowzip.classical.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'flowzip.classical' has no attribute {name!r}")

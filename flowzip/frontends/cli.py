@@ -19,7 +19,7 @@ import click
 from tqdm import tqdm
 
 from flowzip import __version__
-from flowzip.codec import DEFAULT_TILE_SIZE, available_cores, read_header
+from flowzip.codec import DEFAULT_TILE_SIZE, CodedSection, available_cores, coded_sections, read_header
 from flowzip.container import DEFAULT_MAX_PIXELS, FILE_SUFFIX, MODES
 from flowzip.errors import FlowzipError
 from flowzip.frontends.batch import (
@@ -254,12 +254,25 @@ def info_cmd(inputs: tuple[str, ...]) -> None:
             f"  image      {h.width}x{h.height} {h.mode} (decodes to {_KIND_NAMES[h.kind]})",
             f"  size       {len(data)} bytes, {8 * len(data) / subpixels:.3f} bits/subpixel",
         ]
+        sections = coded_sections(data)
         if layout.rgb_planes:
             rows, cols = h.tile_counts
+            used = any(s.tool == "flow" for s in sections)
+            model = f"{h.model_id.hex()}{_model_name(h.model_id)}"
             lines += [
-                f"  model      {h.model_id.hex()}{_model_name(h.model_id)}",
-                f"  tiles      {cols}x{rows} of {h.tile_size}x{h.tile_size} (across x down, as the image size)",
+                f"  model      {model}" if used else f"  model      none used (the header names {model})",
+                f"  tiles      {rows * cols} of up to {h.tile_size}x{h.tile_size} pixels, {cols} across and {rows} down"
+                if rows * cols > 1
+                else "  tiles      1, the whole image",
             ]
+        by_tool: dict[str, list[CodedSection]] = {}
+        for s in sections:
+            by_tool.setdefault(s.tool, []).append(s)
+        for tool, group in by_tool.items():
+            size, count = sum(s.size for s in group), len(group)
+            what = f"{count} tile{'s' * (count > 1)}" if tool != "plane" else f"{count} plane{'s' * (count > 1)}"
+            bits = 8 * size / sum(s.subpixels for s in group)
+            lines.append(f"  {tool:<10} {what}, {size} bytes, {bits:.3f} bits/subpixel")
         if h.colour_key is not None:
             lines.append(f"  colour key {', '.join(map(str, h.colour_key))} (shown transparent)")
         if h.icc_profile:
