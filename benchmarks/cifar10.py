@@ -15,10 +15,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+from paths import RUNS, SHARED_DATA
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / ".." / "shared" / "data" / "cifar10"
+DATA = SHARED_DATA / "cifar10"
 
 
 def read_sheet(path: Path) -> np.ndarray:
@@ -44,7 +44,7 @@ def load_split(data: Path, split: str) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "cifar10")
+    parser.add_argument("--out", type=Path, default=RUNS / "cifar10")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for split in ("train", "test"):

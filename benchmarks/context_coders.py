@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
+from paths import CBSD68, TRAIN_PHOTOS
 
 from flowzip.classical.context_coder import context_decode, context_encode
 from flowzip.classical.methods import CONTEXT_METHODS
 from flowzip.classical.transforms import subtract_green
 from flowzip.images import dataset_images
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def measure(folder: str, limit: int | None) -> None:
@@ -58,7 +56,7 @@ def measure(folder: str, limit: int | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folders", nargs="*", default=[str(DATA / "photos" / "train"), str(DATA / "dev" / "cbsd68")])
+    parser.add_argument("folders", nargs="*", default=[str(TRAIN_PHOTOS), str(CBSD68)])
     parser.add_argument("--limit", type=int, default=None, help="The first N images of each folder.")
     args = parser.parse_args()
     for method in CONTEXT_METHODS:  # compile before timing

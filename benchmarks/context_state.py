@@ -19,13 +19,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+from paths import ROOT, TRAIN_PHOTOS
 
 from flowzip.classical.context_coder import mixed_code
 from flowzip.classical.state import MixedState, cold_state, save_state, state_hash
 from flowzip.classical.transforms import subtract_green
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 
-ROOT = Path(__file__).resolve().parents[1]
 SEEN_CAP = 8  # chosen by --measure (models/README.md)
 CROP = 32
 CROPS_PER_PHOTO = 32
@@ -98,7 +98,7 @@ def measure(photos: list[np.ndarray]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photos", type=Path, default=ROOT / ".." / "shared" / "data" / "photos" / "train")
+    parser.add_argument("--photos", type=Path, default=TRAIN_PHOTOS)
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "context-state-1.npz")
     parser.add_argument("--seen-cap", type=int, default=SEEN_CAP)
     parser.add_argument("--measure", action="store_true", help="compare starting states on held-out photos")

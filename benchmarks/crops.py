@@ -13,19 +13,18 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from paths import CBSD68, RUNS
 
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", default=str(ROOT / ".." / "shared" / "data" / "dev" / "cbsd68"))
+    parser.add_argument("folder", nargs="?", default=str(CBSD68))
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--per-image", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "cbsd68-crops32.npy")
+    parser.add_argument("--out", type=Path, default=RUNS / "cbsd68-crops32.npy")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     crops = []

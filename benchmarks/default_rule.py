@@ -24,16 +24,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from paths import RUNS
 
 import flowzip
 from flowzip.images import load_rgb_images
 from flowzip.learned.config import TrainConfig
 from flowzip.learned.train import split_held_out
 from flowzip.learned.zoo import LARGE_IMAGE_MODEL
-
-ROOT = Path(__file__).resolve().parents[1]
-RUNS = ROOT / "runs"
-
 
 CROP_SETS = (
     ("CBSD68 crops 32x32", "cbsd68-crops32.npy"),

@@ -28,10 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
-PHOTOS = ROOT / ".." / "shared" / "data" / "photos" / "train"
-DEV = ROOT / ".." / "shared" / "data" / "dev" / "cbsd68"
+from paths import CBSD68, RUNS, TRAIN_PHOTOS
 
 
 def train_one(kind: str, args: argparse.Namespace) -> None:
@@ -40,7 +37,7 @@ def train_one(kind: str, args: argparse.Namespace) -> None:
     from flowzip.learned.train import train
 
     cfg = TrainConfig(
-        data=[str(PHOTOS)],
+        data=[str(TRAIN_PHOTOS)],
         out=str(Path(args.out) / kind),
         name=kind,
         crop=args.crop,
@@ -64,7 +61,7 @@ def held_out_crops(crop: int) -> torch.Tensor:
     from flowzip.learned.config import TrainConfig
     from flowzip.learned.train import random_crops, split_held_out
 
-    cfg = TrainConfig(data=[str(PHOTOS)], out="")
+    cfg = TrainConfig(data=[str(TRAIN_PHOTOS)], out="")
     _, held_out = split_held_out(load_rgb_images(cfg.data), cfg.val_fraction, cfg.seed)
     return random_crops(held_out, cfg.val_crops, crop, np.random.default_rng(1)).to(torch.uint8)
 
@@ -73,7 +70,7 @@ def dev_crops(size: int = 128) -> torch.Tensor:
     from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 
     crops = []
-    for path in sorted(p for p in DEV.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+    for path in sorted(p for p in CBSD68.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
         image = read_image_rgb(path)
         top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
         crops.append(image[top : top + size, left : left + size])
@@ -100,7 +97,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--crop", type=int, default=32)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--out", default=str(ROOT / "runs" / "float-twin"))
+    parser.add_argument("--out", default=str(RUNS / "float-twin"))
     parser.add_argument("--train", choices=["fixed", "float"], help=argparse.SUPPRESS)  # internal: one run
     args = parser.parse_args()
     if args.train:

@@ -15,6 +15,7 @@ import itertools
 
 import numpy as np
 import torch
+from paths import CBSD68
 
 from flowzip.classical import encode_rgb
 from flowzip.images import dataset_images
@@ -45,7 +46,7 @@ def block_bits(flow: torch.nn.Module, image: np.ndarray) -> tuple[np.ndarray, np
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folders", nargs="*", default=["../shared/data/dev/cbsd68"])
+    parser.add_argument("folders", nargs="*", default=[str(CBSD68)])
     parser.add_argument("--model", default="photo")
     parser.add_argument("--limit", type=int)
     args = parser.parse_args()

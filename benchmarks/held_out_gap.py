@@ -15,7 +15,8 @@ import argparse
 
 import numpy as np
 import torch
-from variants import DATA, DEV_FOLDERS, dev_bits, dev_crops
+from paths import TRAIN_PHOTOS
+from variants import DEV_FOLDERS, dev_bits, dev_crops
 
 from flowzip.images import load_rgb_images
 from flowzip.learned.train import evaluate, random_crops, split_held_out
@@ -30,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     flow = load_model(args.model).flow
-    train_images, held_out = split_held_out(load_rgb_images([str(DATA)]), 0.05, 0)
+    train_images, held_out = split_held_out(load_rgb_images([str(TRAIN_PHOTOS)]), 0.05, 0)
     rows = [
         ("training photos", random_crops(train_images, args.crops, 64, np.random.default_rng(7))),
         ("held-out photos", random_crops(held_out, args.crops, 64, np.random.default_rng(7))),

@@ -15,10 +15,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import torch
+from paths import CBSD68
 
 from flowzip.images import dataset_images
 from flowzip.learned.flow import IntegerFlow
@@ -50,7 +50,7 @@ def neighbour_rows(top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @torch.no_grad()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", default=str(Path("..") / "shared" / "data" / "dev" / "cbsd68"))
+    parser.add_argument("folder", nargs="?", default=str(CBSD68))
     parser.add_argument("--model", default="photo")
     parser.add_argument("--limit", type=int, default=12)
     parser.add_argument("--size", type=int, default=256)

@@ -24,19 +24,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from paths import CBSD68, DEV, RUNS
 
 import flowzip
 from flowzip.images import IMAGE_SUFFIXES, open_image
 from flowzip.settings import DEFAULT_SETTINGS, EncoderSettings
 
-ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = (
-    ROOT / ".." / "shared" / "data" / "dev" / "cbsd68",
-    ROOT / ".." / "shared" / "data" / "dev" / "set5",
-    ROOT / ".." / "shared" / "data" / "dev" / "set14",
-    ROOT / ".." / "shared" / "data" / "dev" / "waterloo",
-    ROOT / "runs" / "synthetic",
-)
+FOLDERS = (CBSD68, DEV / "set5", DEV / "set14", DEV / "waterloo", RUNS / "synthetic")
 CLASSICAL = ("classical",)
 
 

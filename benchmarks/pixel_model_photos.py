@@ -15,17 +15,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from paths import CBSD68
 
 import flowzip
 from flowzip.container import MAX_TILE_LOG2
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 
-DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dev" / "cbsd68"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", type=Path, default=DEV)
+    parser.add_argument("folder", nargs="?", type=Path, default=CBSD68)
     parser.add_argument("--model", default="cifar10")
     parser.add_argument("--limit", type=int, default=6)
     args = parser.parse_args()

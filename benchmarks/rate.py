@@ -13,17 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from paths import CBSD68
 
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 from flowzip.learned.zoo import LARGE_IMAGE_MODEL, load_model
 from flowzip.tiles.flow import encode_flow_tile
 
-DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dev" / "cbsd68"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", default=str(DEV))
+    parser.add_argument("folder", nargs="?", default=str(CBSD68))
     parser.add_argument("--model", default=LARGE_IMAGE_MODEL)
     parser.add_argument("--crop", type=int, default=64)
     parser.add_argument("--limit", type=int, default=None)

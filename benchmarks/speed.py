@@ -24,11 +24,10 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
+from paths import TRAIN_PHOTOS
 
-PHOTOS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "photos" / "train"
 CROP_H, CROP_W = 512, 768
 GRIDS = {"0.4": 1, "1.5": 2, "6": 4, "24": 8}
 
@@ -37,7 +36,7 @@ def mosaic(grid: int) -> np.ndarray:
     """A (grid*512, grid*768, 3) image of distinct 768x512 crops of the training photos."""
     from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 
-    files = sorted(p for p in PHOTOS.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in TRAIN_PHOTOS.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     rows = []
     for r in range(grid):
         row = []

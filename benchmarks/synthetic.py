@@ -16,9 +16,9 @@ import math
 from pathlib import Path
 
 import numpy as np
+from paths import RUNS
 from PIL import Image, ImageDraw, ImageFont
 
-ROOT = Path(__file__).resolve().parents[1]
 WORDS = [
     "lossless",
     "image",
@@ -213,7 +213,7 @@ def build(rng: np.random.Generator) -> dict[str, Image.Image]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "synthetic")
+    parser.add_argument("--out", type=Path, default=RUNS / "synthetic")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from paths import SHARED_DATA, TRAIN_PHOTOS
 
 from flowzip.images import IMAGE_SUFFIXES, load_rgb_images, open_image
 from flowzip.learned.config import FlowConfig, TrainConfig
@@ -51,8 +52,6 @@ from flowzip.learned.flow import IntegerFlow
 from flowzip.learned.train import evaluate, random_crops, split_held_out, train
 from flowzip.learned.zoo import load_model
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-DATA = SHARED / "photos" / "train"
 DEV_FOLDERS = ("dev/cbsd68", "dev/set5", "dev/set14", "dev/waterloo")
 DEV_CROP = 256
 SMALL_BASE = "cifar10-815fd2ca"  # what the small variants grow from
@@ -65,7 +64,7 @@ def dev_crops(folders: tuple[str, ...] = DEV_FOLDERS) -> list[torch.Tensor]:
     RGB image of CBSD68, Set5 and Set14 and of waterloo's colour photos, each a tensor (1, 3, H, W)."""
     crops = []
     for folder in folders:
-        for path in sorted((SHARED / folder).iterdir()):
+        for path in sorted((SHARED_DATA / folder).iterdir()):
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             image = open_image(path)
@@ -145,7 +144,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     small = args.kind == "small"
-    data, crop, batch = (CIFAR10_TRAIN, 32, 64) if small else (DATA, 64, 16)
+    data, crop, batch = (CIFAR10_TRAIN, 32, 64) if small else (TRAIN_PHOTOS, 64, 16)
     _, held_out = split_held_out(load_rgb_images([str(data)]), 0.05, 0)
     if small:  # whole images, all of them
         crops = torch.from_numpy(np.stack(held_out)).permute(0, 3, 1, 2).float()
