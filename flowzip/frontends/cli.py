@@ -172,7 +172,12 @@ def _code_files(
     f"{SMALL_IMAGE_MODEL} for images of at most {SMALL_IMAGE_SIDE}x{SMALL_IMAGE_SIDE} pixels, "
     f"else {LARGE_IMAGE_MODEL}]",
 )
-@click.option("--tile-size", default=DEFAULT_TILE_SIZE, show_default=True, help="Tile side, a power of two.")
+@click.option(
+    "--tile-size",
+    default=DEFAULT_TILE_SIZE,
+    show_default=True,
+    help="Tile side, a power of two (the file may keep one tile for the whole image instead, where that is smaller).",
+)
 @click.option(
     "--verify", is_flag=True, help="Decode each file and compare it with its input before writing it (slower)."
 )
