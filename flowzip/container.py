@@ -31,7 +31,7 @@ DEFAULT_MAX_PIXELS = 1 << 28  # the decoder's default limit, like Pillow's decom
 # A flow section cannot hold more latents than this per byte. Its ANS coder quantizes probabilities to 24 bits
 # and gives every symbol of a distribution some of them, so no symbol is more likely than 1 - 255 / 2**24 (a
 # mixture's 256-symbol table; a single distribution's 2047 symbols allow less) and each costs at least 2.19e-5
-# bits: 8 / 2.19e-5 = 365,000 latents a byte, plus a slack for the coder's state (tests/test_bounds.py codes the
+# bits: 8 / 2.19e-5 = 365,000 latents a byte, plus a slack for the coder's state (tests/test_never_lose.py codes the
 # likeliest symbol millions of times and checks it). The classical coder and the planes have no such floor:
 # their context coder leaves out the zero bytes that end its stream, and a flat image codes to none at all, so
 # only the pixel limit (``max_pixels``) bounds the work of decoding them, as Pillow's guard does for PNG.

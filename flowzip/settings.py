@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flowzip.container import TILE_TOOLS
+from flowzip.errors import FlowzipError
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,6 @@ class EncoderSettings:
     def __post_init__(self) -> None:
         unknown = sorted(set(self.tools) - set(TILE_TOOLS))
         if unknown:
-            from flowzip.errors import FlowzipError
-
             raise FlowzipError(f"unknown tools {unknown}: choose from {TILE_TOOLS}")
 
 

@@ -153,14 +153,19 @@ def compress_file(task: Task) -> Result:
     return Result(task, len(raw), len(data), len(data), subpixels, time.perf_counter() - start, note)
 
 
+def _decoded(task: Task) -> tuple[bytes, Image.Image]:
+    """The bytes of a task's .fzi file and the image they decode to."""
+    raw = read_bytes(task.source)
+    with _tile_bar(task) as progress:
+        return raw, decompress_image(
+            raw, model=task.model, max_pixels=task.max_pixels, progress=progress, jobs=task.tile_jobs
+        )
+
+
 def decompress_file(task: Task) -> Result:
     """Decompress a .fzi file to an image file in the lossless format the target's suffix names."""
     start = time.perf_counter()
-    raw = read_bytes(task.source)
-    with _tile_bar(task) as progress:
-        image = decompress_image(
-            raw, model=task.model, max_pixels=task.max_pixels, progress=progress, jobs=task.tile_jobs
-        )
+    raw, image = _decoded(task)
     data = encode_output(image, Path(task.target if task.target != "-" else "stdout.png"))
     _write_target(task.target, data, task.force)
     subpixels = image.width * image.height * len(image.getbands())
@@ -171,11 +176,7 @@ def check_file(task: Task) -> Result:
     """Decode a .fzi file completely, as ``decompress_file`` would, and write nothing: the file is whole if its
     pixels come back with the checksum that was stored."""
     start = time.perf_counter()
-    raw = read_bytes(task.source)
-    with _tile_bar(task) as progress:
-        image = decompress_image(
-            raw, model=task.model, max_pixels=task.max_pixels, progress=progress, jobs=task.tile_jobs
-        )
+    raw, image = _decoded(task)
     subpixels = image.width * image.height * len(image.getbands())
     return Result(task, len(raw), len(raw), len(raw), subpixels, time.perf_counter() - start, "")
 
