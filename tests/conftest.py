@@ -10,16 +10,15 @@ import torch
 from PIL import Image, ImageDraw
 
 from flowzip.learned.config import FlowConfig
-from flowzip.learned.flow import IntegerFlow
-from flowzip.learned.zoo import Model, load_model_file
+from flowzip.learned.zoo import Model, build_network, load_model_file
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
-def random_flow(config: FlowConfig, seed: int = 0, std: float = 0.02) -> IntegerFlow:
+def random_flow(config: FlowConfig, seed: int = 0, std: float = 0.02) -> torch.nn.Module:
     """A flow whose every weight is random (not the identity a fresh model starts as)."""
     torch.manual_seed(seed)
-    flow = IntegerFlow(config)
+    flow = build_network(config)
     with torch.no_grad():
         for p in flow.parameters():
             p.normal_(0.0, std)

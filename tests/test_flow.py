@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from flowzip.learned.config import MIXTURE, PRIOR_PHASES, FlowConfig
-from flowzip.learned.flow import IntegerFlow
 from flowzip.learned.priors import PHASES
+from flowzip.learned.zoo import build_network
 
 from conftest import random_flow
 
@@ -104,8 +106,27 @@ def test_flow_decode_inverts_encode(
 )
 def test_invalid_flow_configurations_are_refused(change: dict) -> None:
     with pytest.raises(ValueError):
-        IntegerFlow(FlowConfig(**change))
+        build_network(FlowConfig(**change))
 
 
 def test_the_configurable_phase_counts_are_the_priors_own() -> None:
     assert (1, len(PHASES)) == PRIOR_PHASES
+
+
+def test_the_mixture_family_builds_the_pixel_model_and_only_it() -> None:
+    """A logistic-mixture configuration is the pixel model (no flow); the pixel model takes no other, and starts
+    only from a pixel model of its own configuration."""
+    from flowzip.learned.flow import IntegerFlow
+    from flowzip.learned.pixel_model import PixelModel
+
+    pixels = FlowConfig(levels=0, family=MIXTURE, context_radius=2, hidden=8, context_hidden=8)
+    assert isinstance(build_network(pixels), PixelModel)
+    assert isinstance(build_network(FlowConfig(levels=1, hidden=8, prior_hidden=8)), IntegerFlow)
+    with pytest.raises(ValueError):
+        PixelModel(FlowConfig(levels=0, context_radius=2))
+    model, other = random_flow(pixels, seed=1), random_flow(pixels, seed=2)
+    other.start_from(model)
+    x = _int_tensor(1, 3, 5, 7)
+    assert torch.equal(other.code_length_bits(x), model.code_length_bits(x))
+    with pytest.raises(ValueError):
+        build_network(replace(pixels, context_radius=1)).start_from(model)

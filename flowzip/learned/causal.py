@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowzip.jit import njit
+from flowzip.learned.config import FlowConfig
 from flowzip.learned.exact import (
     ACT_BITS,
     ACT_LIMIT,
@@ -52,6 +53,14 @@ class ContextSettings(NamedTuple):
     radius: int
     hidden: int
     blocks: int
+
+
+def context_settings(config: FlowConfig) -> ContextSettings | None:
+    """The causal local context that ``config`` asks for (of the finest latents' prior, or of the pixels with no
+    levels), if any."""
+    if not config.context_radius:
+        return None
+    return ContextSettings(config.context_radius, config.context_hidden, config.context_blocks)
 
 
 class _Weights(NamedTuple):

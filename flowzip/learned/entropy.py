@@ -118,7 +118,8 @@ _FAMILIES = {
 }
 _DIGIT = constriction.stream.model.Uniform(1 << ESCAPE_DIGIT_BITS)
 _CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
-MIXTURE_SYMBOLS = (-128, 127)  # a mixture codes pixels (minus flow.PIXEL_OFFSET); its end bins take the tails
+PIXEL_OFFSET = 128  # uint8 pixels are centred to [-128, 127] before any model
+MIXTURE_SYMBOLS = (-PIXEL_OFFSET, 255 - PIXEL_OFFSET)  # a mixture codes centred pixels; its end bins take the tails
 _FIRST = MIXTURE_SYMBOLS[0]  # for the compiled loops
 
 

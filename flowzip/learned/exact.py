@@ -90,7 +90,7 @@ _FIXED_POINT: contextvars.ContextVar[bool] = contextvars.ContextVar("flowzip_fix
 def float_twin() -> Iterator[None]:
     """Inside this block the networks compute in plain floating point: no grids, no scale table.
 
-    It exists only to measure what the fixed-point design costs (``benchmarks/float_twin.py``). Latents are
+    It exists only to measure what the fixed-point design costs (``benchmarks/decisions/float_twin.py``). Latents are
     still rounded to integers, so the flow stays a bijection on integers, and the bounds (clamps) stay; but
     nothing computed here is reproducible across machines, so no file is ever coded this way. It holds for the
     thread that enters it (a context variable): tiles coded on other threads meanwhile stay exact.

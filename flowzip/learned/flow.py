@@ -14,21 +14,11 @@ from dataclasses import asdict
 import torch
 from torch import Tensor, nn
 
-from flowzip.learned.causal import ContextSettings
-from flowzip.learned.config import MIXTURE, FlowConfig
-from flowzip.learned.entropy import GroupDecoder, LatentGroup
+from flowzip.learned.causal import context_settings
+from flowzip.learned.config import FlowConfig
+from flowzip.learned.entropy import PIXEL_OFFSET, GroupDecoder, LatentGroup
 from flowzip.learned.layers import FlowStep, Squeeze
-from flowzip.learned.priors import FactorOutPrior, PixelPrior, TopPrior, code_length_bits
-
-PIXEL_OFFSET = 128  # uint8 pixels are centred to [-128, 127] before the flow
-
-
-def context_settings(config: FlowConfig) -> ContextSettings | None:
-    """The causal local context of the finest latents' prior (the finest level's, or with no levels the top
-    prior's, which then codes the pixels), if the flow has one."""
-    if not config.context_radius:
-        return None
-    return ContextSettings(config.context_radius, config.context_hidden, config.context_blocks)
+from flowzip.learned.priors import FactorOutPrior, TopPrior, groups_code_length_bits
 
 
 class FlowLevel(nn.Module):
@@ -79,20 +69,14 @@ class IntegerFlow(nn.Module):
             self.levels.append(level)
             channels = level.keep
         self.top_channels = channels
-        self.top: TopPrior | PixelPrior
-        if config.family == MIXTURE:  # no levels: the prior codes the pixels (FlowConfig checks)
-            settings = context_settings(config)
-            assert settings is not None
-            self.top = PixelPrior(channels, settings, config.mixture_components)
-        else:
-            self.top = TopPrior(
-                channels,
-                config.prior_chunks,
-                config.chunk_hidden,
-                config.blocks,
-                config.prior_phases,
-                None if config.levels else context_settings(config),
-            )
+        self.top = TopPrior(
+            channels,
+            config.prior_chunks,
+            config.chunk_hidden,
+            config.blocks,
+            config.prior_phases,
+            None if config.levels else context_settings(config),
+        )
 
     def forward(self, x: Tensor) -> list[LatentGroup]:
         """Run the flow on integer pixels; return the latent groups in decoding order (top first)."""
@@ -143,8 +127,4 @@ class IntegerFlow(nn.Module):
 
     def code_length_bits(self, x: Tensor) -> Tensor:
         """Model code length of each image in bits, shape (N,): ``-log2 P(latents)`` as the coder pays it."""
-        total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-        for g in self(x):
-            bits = code_length_bits(g.symbols, g.mean, g.scale, self.config.family, g.log2_weights, g.coupling)
-            total = total + bits.flatten(1).sum(1)
-        return total
+        return groups_code_length_bits(self(x), self.config.family)

@@ -114,6 +114,12 @@ def code_length_bits(
 PHASES = ((0, 0), (1, 1), (0, 1), (1, 0))
 
 
+def groups_code_length_bits(groups: list[LatentGroup], family: str) -> Tensor:
+    """Code length in bits of each image, shape (N,), of a model's latent groups: what the coder pays."""
+    bits = (code_length_bits(g.symbols, g.mean, g.scale, family, g.log2_weights, g.coupling) for g in groups)
+    return sum(b.flatten(1).sum(1) for b in bits)
+
+
 def _phase(z: Tensor, p: int) -> Tensor:
     """Polyphase component ``p`` of ``z`` (N, C, H, W): the positions (i, j) with (i % 2, j % 2) = PHASES[p]."""
     a, b = PHASES[p]
@@ -389,7 +395,7 @@ def _mixture_parameters(
 
 
 class PixelPrior(nn.Module):
-    """p(x) of pixels (N, C, H, W) (minus ``flow.PIXEL_OFFSET``) with no flow: position by position in
+    """p(x) of pixels (N, C, H, W) (minus ``entropy.PIXEL_OFFSET``) with no flow: position by position in
     wavefronts, each position's C channels under a joint mixture of K discretized logistics (PixelCNN++), whose
     parameters come from a ``CausalContext`` over the decoded neighbours of every channel (NeLLoC).
 

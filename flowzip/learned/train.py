@@ -1,4 +1,4 @@
-"""Training an ``IntegerFlow`` on image crops: resumable, logged, with an exponential moving average.
+"""Training a model (a flow or the pixel model) on image crops: resumable, logged, with an exponential moving average.
 
 The loss is the model's code length in bits per dimension, exactly what the coder pays (see
 ``flowzip.learned.priors``), with straight-through rounding through every integer layer. A run writes to its folder:
@@ -26,7 +26,8 @@ from flowzip.errors import FlowzipError
 from flowzip.images import load_rgb_images
 from flowzip.learned.config import TrainConfig
 from flowzip.learned.flow import IntegerFlow
-from flowzip.learned.zoo import MODEL_SUFFIX, load_model, save_model
+from flowzip.learned.pixel_model import PixelModel
+from flowzip.learned.zoo import MODEL_SUFFIX, build_network, load_model, save_model
 
 JPEG_QUALITIES = (60, 95)  # the JPEG augmentation re-encodes a crop at a quality drawn from this range
 
@@ -63,7 +64,7 @@ class CodeLength(torch.nn.Module):
     """The training objective as a module, so that data-parallel wrappers see a call: the flow's code length of
     a batch in bits per subpixel."""
 
-    def __init__(self, flow: IntegerFlow):
+    def __init__(self, flow: IntegerFlow | PixelModel):
         super().__init__()
         self.flow = flow
 
@@ -87,7 +88,7 @@ def split_held_out(images: list[np.ndarray], fraction: float, seed: int) -> tupl
 
 
 @torch.no_grad()
-def evaluate(flow: IntegerFlow, crops: torch.Tensor, batch: int = 64) -> float:
+def evaluate(flow: IntegerFlow | PixelModel, crops: torch.Tensor, batch: int = 64) -> float:
     """Bits per subpixel of fixed crops (float32, as in training)."""
     flow.eval()
     bits = sum(flow.code_length_bits(crops[i : i + batch]).sum().item() for i in range(0, len(crops), batch))
@@ -144,7 +145,7 @@ def train(cfg: TrainConfig, stop_at_step: int | None = None, time_limit: float |
     val_crops = random_crops(val_images or train_images, cfg.val_crops, cfg.crop, np.random.default_rng(1))
 
     try:
-        flow = IntegerFlow(cfg.flow)
+        flow = build_network(cfg.flow)
     except ValueError as e:  # beyond the exactness bounds, which the layers check as they are built
         raise FlowzipError(f"invalid flow configuration: {e}") from None
     if cfg.init and not ckpt_path.exists():

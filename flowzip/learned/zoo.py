@@ -27,7 +27,9 @@ from flowzip.errors import FlowzipError
 if TYPE_CHECKING:
     import torch
 
+    from flowzip.learned.config import FlowConfig
     from flowzip.learned.flow import IntegerFlow
+    from flowzip.learned.pixel_model import PixelModel
 
 LARGE_IMAGE_MODEL = "photo"
 SMALL_IMAGE_MODEL = "cifar10"
@@ -39,10 +41,10 @@ SHIPPED_INDEX = "index.json"  # name -> weights hash (hex) of every shipped mode
 
 @dataclass(frozen=True)
 class Model:
-    """A loaded flow with its name and weights hash."""
+    """A loaded model with its name and weights hash: a flow, or the pixel model (``build_network``)."""
 
     name: str
-    flow: IntegerFlow
+    flow: IntegerFlow | PixelModel
     weights_hash: bytes
 
     @property
@@ -86,7 +88,17 @@ def weights_hash(state_dict: dict[str, torch.Tensor]) -> bytes:
     return h.digest()
 
 
-def save_model(path: Path, flow: IntegerFlow, name: str, info: dict | None = None) -> bytes:
+def build_network(config: FlowConfig) -> IntegerFlow | PixelModel:
+    """The network that ``config`` describes, with fresh weights: the pixel model for the logistic-mixture family
+    (which codes pixels with no flow), else a flow."""
+    from flowzip.learned.config import MIXTURE
+    from flowzip.learned.flow import IntegerFlow
+    from flowzip.learned.pixel_model import PixelModel
+
+    return PixelModel(config) if config.family == MIXTURE else IntegerFlow(config)
+
+
+def save_model(path: Path, flow: IntegerFlow | PixelModel, name: str, info: dict | None = None) -> bytes:
     """Write a model file; return its weights hash."""
     import torch
 
@@ -109,7 +121,6 @@ def load_model_file(path: Path) -> Model:
     import torch
 
     from flowzip.learned.config import FlowConfig
-    from flowzip.learned.flow import IntegerFlow
 
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -120,7 +131,7 @@ def load_model_file(path: Path) -> Model:
     if not isinstance(blob, dict) or blob.get("format") != MODEL_FILE_FORMAT:
         raise FlowzipError(f"{path} is not a flowzip model file")
     try:
-        flow = IntegerFlow(FlowConfig(**blob["config"]))
+        flow = build_network(FlowConfig(**blob["config"]))
         flow.load_state_dict(blob["state_dict"])
     except (TypeError, ValueError, RuntimeError, KeyError) as e:
         raise FlowzipError(f"{path}: model file does not match its configuration ({e})") from None
