@@ -1,6 +1,6 @@
 """The classical coder's context coders side by side: bytes and seconds of each method on the same images.
 
-    python benchmarks/context_coders.py [FOLDER ...] [--limit N]
+    python -m benchmarks.context_coders [FOLDER ...] [--limit N]
 
 Each image (RGB) goes through the transform the classical coder writes (centred subtract green), then through
 every context method (``flowzip.classical.methods.CONTEXT_METHODS``: 5 to 8 of formats 2 to 5), one
@@ -15,8 +15,8 @@ import argparse
 import time
 
 import numpy as np
-from paths import CBSD68, TRAIN_PHOTOS
 
+from benchmarks.paths import CBSD68, TRAIN_PHOTOS
 from flowzip.classical.context_coder import context_decode, context_encode
 from flowzip.classical.methods import CONTEXT_METHODS
 from flowzip.classical.transforms import subtract_green

@@ -1,8 +1,8 @@
 """Learn method 8's starting state (``flowzip.classical.state.WARM_STATE``) from the training photos, or
 measure choices.
 
-    python benchmarks/context_state.py [--photos DIR] [--out models/context-state-1.npz]
-    python benchmarks/context_state.py --measure [--photos DIR]
+    python -m benchmarks.context_state [--photos DIR] [--out models/context-state-1.npz]
+    python -m benchmarks.context_state --measure [--photos DIR]
 
 The state is what method 7 has learnt after coding crops of the training photos one after another (round robin
 over the photos, so that no photo comes last by much), in the centred subtract-green transform, with each
@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-from paths import ROOT, TRAIN_PHOTOS
 
+from benchmarks.paths import ROOT, TRAIN_PHOTOS
 from flowzip.classical.context_coder import mixed_code
 from flowzip.classical.state import MixedState, cold_state, save_state, state_hash
 from flowzip.classical.transforms import subtract_green

@@ -1,6 +1,6 @@
 """A learned pixel model against the classical coder on whole photos: the question behind the photo work.
 
-    python benchmarks/pixel_model_photos.py [FOLDER] [--model cifar10] [--limit 6]
+    python -m benchmarks.pixel_model_photos [FOLDER] [--model cifar10] [--limit 6]
 
 For each photo (default: the first ``--limit`` of CBSD68): the model's code length of the whole image as one
 tile (``flowzip.model_code_length``; what a file of it would cost, give or take the coder's 0.06 %), and the size
@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from paths import CBSD68
 
 import flowzip
+from benchmarks.paths import CBSD68
 from flowzip.container import MAX_TILE_LOG2
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 

@@ -1,6 +1,6 @@
 """Does the coder pay what the model says? Coded payload bits against the model's -log2 likelihood.
 
-    python benchmarks/rate.py [FOLDER] [--model photo] [--crop 64] [--limit N]
+    python -m benchmarks.rate [FOLDER] [--model photo] [--crop 64] [--limit N]
 
 For the central CROPxCROP crop of each image in FOLDER (default ../shared/data/dev/cbsd68), prints the
 model's code length, the ANS payload of the coded tile, and the overhead in percent, and the totals.
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from paths import CBSD68
 
+from benchmarks.paths import CBSD68
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 from flowzip.learned.zoo import LARGE_IMAGE_MODEL, load_model
 from flowzip.tiles.flow import encode_flow_tile

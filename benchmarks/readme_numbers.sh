@@ -12,9 +12,9 @@ out="${1:-runs/results}"
 mkdir -p "$out"
 data=../shared/data
 
-python benchmarks/cifar10.py --out runs/cifar10                        # CIFAR-10 test set as .npy
-python benchmarks/crops.py "$data/dev/cbsd68" --size 32 --per-image 16 --out runs/cbsd68-crops32.npy
-python benchmarks/synthetic.py --out runs/synthetic                    # drawings, text, charts, palettes
+python -m benchmarks.data.cifar10 --out runs/cifar10                        # CIFAR-10 test set as .npy
+python -m benchmarks.data.crops "$data/dev/cbsd68" --size 32 --per-image 16 --out runs/cbsd68-crops32.npy
+python -m benchmarks.data.synthetic --out runs/synthetic                    # drawings, text, charts, palettes
 
 flowzip bench "$data/dev/cbsd68" --compare png,webp,jpegls,jxl,jxl-e9 --json "$out/cbsd68.json" -f | tee "$out/cbsd68.md"
 for set in set5 set14; do
@@ -27,5 +27,5 @@ flowzip bench runs/cifar10/test.npy --compare png,webp,jxl --json "$out/cifar10.
 flowzip bench runs/synthetic --native --compare png,webp,jxl --json "$out/synthetic.json" -f | tee "$out/synthetic.md"
 flowzip bench "$data/dev/waterloo" --native --compare png,webp,jxl --json "$out/waterloo.json" -f \
     | tee "$out/waterloo.md"
-python benchmarks/rate.py | tee "$out/rate.md"
-python benchmarks/speed.py | tee "$out/speed.md"
+python -m benchmarks.rate | tee "$out/rate.md"
+python -m benchmarks.speed | tee "$out/speed.md"

@@ -1,6 +1,6 @@
 """Encode and decode speed and peak memory at 0.4 to 24 megapixels, against JPEG XL lossless in the same run.
 
-    python benchmarks/speed.py [--sizes 0.4,1.5,6,24] [--model photo] [--jobs N] [--no-jxl] [--layers]
+    python -m benchmarks.speed [--sizes 0.4,1.5,6,24] [--model photo] [--jobs N] [--no-jxl]
 
 Test images are mosaics of 768x512 crops of the training photos (``../shared/data/photos/train``): one crop
 (0.39 MP), 2x2 (1.57 MP), 4x4 (6.3 MP) and 8x8 (25.2 MP), so every size is real photo content. Each size is
@@ -10,8 +10,7 @@ loaded), the coded size, a bit-exact check, and the process's peak resident memo
 gives flowzip's times as ratios to JPEG XL effort 9's encode time, and each size's seconds per megapixel
 against those at 1.5 MP.
 
-``--layers`` instead times each kind of layer while coding one 768x512 image on one thread (tiles one after
-another), to show where the time goes.
+Where the time goes: ``python -m benchmarks.profile_codec``.
 """
 
 from __future__ import annotations
@@ -22,11 +21,10 @@ import resource
 import subprocess
 import sys
 import time
-from collections import defaultdict
-from collections.abc import Callable
 
 import numpy as np
-from paths import TRAIN_PHOTOS
+
+from benchmarks.paths import ROOT, TRAIN_PHOTOS
 
 CROP_H, CROP_W = 512, 768
 GRIDS = {"0.4": 1, "1.5": 2, "6": 4, "24": 8}
@@ -94,82 +92,16 @@ def time_jxl(image: np.ndarray, effort: int) -> float:
     return seconds
 
 
-def time_layers(model: str) -> None:
-    """Wall time of each kind of layer while coding one 768x512 mosaic tile by tile on one thread."""
-    import torch
-
-    import flowzip
-    import flowzip.tiles.flow
-    from flowzip.learned import emerging, entropy, nets
-    from flowzip.learned.zoo import load_model
-
-    torch.set_num_threads(1)
-    totals: dict[str, float] = defaultdict(float)
-
-    def timed(owner: object, name: str, label: Callable[[object], str]) -> None:
-        method = getattr(owner, name)
-
-        def wrapper(self, *args, **kwargs):
-            start = time.perf_counter()
-            out = method(self, *args, **kwargs)
-            totals[label(self)] += time.perf_counter() - start
-            return out
-
-        setattr(owner, name, wrapper)
-
-    def channels(layer) -> str:
-        return f"{layer.weight.shape[0]} ch"
-
-    image, m = mosaic(1), load_model(model)
-    flowzip.decompress(flowzip.compress(image[:64, :64], model=m, jobs=1), model=m, jobs=1)
-    timed(emerging.IntegerMaskedConv, "forward", lambda s: f"masked conv forward ({channels(s)})")
-    timed(emerging.IntegerMaskedConv, "inverse", lambda s: f"masked conv inverse, numba solve ({channels(s)})")
-    for name, net in m.flow.named_modules():  # each network is timed under the layer it belongs to
-        if isinstance(net, nets.ResidualConvNet):
-            net.timing_label = "prior networks" if "prior" in name or "top" in name else "coupling networks"
-    timed(nets.ResidualConvNet, "forward", lambda s: s.timing_label)
-    timed(entropy.LatentDecoder, "__call__", lambda s: "ANS decode")
-    encode_latents = entropy.encode_latents
-
-    def timed_encode(*args, **kwargs):
-        start = time.perf_counter()
-        out = encode_latents(*args, **kwargs)
-        totals["ANS encode"] += time.perf_counter() - start
-        return out
-
-    flowzip.tiles.flow.encode_latents = timed_encode  # where the flow tool calls it
-    for direction in ("compress", "decompress"):
-        totals.clear()
-        start = time.perf_counter()
-        if direction == "compress":
-            data = flowzip.compress(image, model=m, jobs=1)
-        else:
-            assert np.array_equal(flowzip.decompress(data, model=m, jobs=1), image)
-        total = time.perf_counter() - start
-        print(f"\n{direction} {image.shape[1]}x{image.shape[0]}, one thread: {total:.2f} s\n")
-        print("| layer | seconds | share |\n|---|---|---|")
-        for name, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
-            print(f"| {name} | {seconds:.3f} | {seconds / total:.0%} |")
-        rest = total - sum(totals.values())
-        print(
-            f"| everything else (tiling, padding, squeezes, rounding, coder set-up) | {rest:.3f} | {rest / total:.0%} |"
-        )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(GRIDS), help=f"comma-separated, from {', '.join(GRIDS)}")
     parser.add_argument("--model", default="photo")
     parser.add_argument("--jobs", type=int, default=None, help="tiles coded at once (default: all cores)")
     parser.add_argument("--no-jxl", action="store_true")
-    parser.add_argument("--layers", action="store_true")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)  # internal: measure one grid size
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure_flowzip(args.child, args.model, args.jobs)))
-        return
-    if args.layers:
-        time_layers(args.model)
         return
     sizes = args.sizes.split(",")
     unknown = [s for s in sizes if s not in GRIDS]
@@ -178,9 +110,9 @@ def main() -> None:
     rows = []
     for size in sizes:
         grid = GRIDS[size]
-        command = [sys.executable, __file__, "--child", str(grid), "--model", args.model]
+        command = [sys.executable, "-m", "benchmarks.speed", "--child", str(grid), "--model", args.model]
         command += [] if args.jobs is None else ["--jobs", str(args.jobs)]
-        result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+        result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout)
         if not args.no_jxl:
             image = mosaic(grid)
             result["jxl7_s"], result["jxl9_s"] = time_jxl(image, 7), time_jxl(image, 9)

@@ -1,10 +1,10 @@
 """Architecture and prior choices, measured: train each variant on the same data and seed, compare bits.
 
-    python benchmarks/variants.py family [--steps 2000] [--threads 1]
-    python benchmarks/variants.py chunks [--steps 600] [--threads 1] [--chunk-hidden 24]
-    python benchmarks/variants.py design --minutes 40 [--only NAME] [--threads 1]
-    python benchmarks/variants.py grow --minutes 60 [--only NAME] [--threads 1]
-    python benchmarks/variants.py small --minutes 30 [--only NAME] [--threads 1]
+    python -m benchmarks.variants family [--steps 2000] [--threads 1]
+    python -m benchmarks.variants chunks [--steps 600] [--threads 1] [--chunk-hidden 24]
+    python -m benchmarks.variants design --minutes 40 [--only NAME] [--threads 1]
+    python -m benchmarks.variants grow --minutes 60 [--only NAME] [--threads 1]
+    python -m benchmarks.variants small --minutes 30 [--only NAME] [--threads 1]
 
 family: the default architecture with Gaussian or Laplace priors, each trained from scratch.
 chunks: the shipped ``photo-c7c8e0d3`` model (the one ``photo`` was grown from) trained further as it is
@@ -24,7 +24,7 @@ small: the shipped ``cifar10-815fd2ca`` (the small-image model before cifar10 v2
 radius 2 on its finest factored-out latents ("local context", ``context_radius=2``), or to 8 flow steps per
 level, the 4 new ones after the old ones of each level ("8 steps"; they start as the identity), each for the
 same CPU time with the schedule of grow, on whole CIFAR-10 training images (``runs/cifar10/train.npy``, written
-by ``benchmarks/cifar10.py``), batch 64, scored on the held-out slice of the training set (5 %, 2,500 images).
+by ``benchmarks/data/cifar10.py``), batch 64, scored on the held-out slice of the training set (5 %, 2,500 images).
 
 The other kinds train on the photo training folder with 64x64 crops, batch 16; all use the same seed and, unless
 said otherwise, a peak learning rate 1e-3 with 300 warm-up steps and a cosine schedule (40,000 steps from
@@ -44,18 +44,17 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from paths import SHARED_DATA, TRAIN_PHOTOS
 
+from benchmarks.paths import RUNS, SHARED_DATA, TRAIN_PHOTOS
 from flowzip.images import IMAGE_SUFFIXES, load_rgb_images, open_image
 from flowzip.learned.config import FlowConfig, TrainConfig
-from flowzip.learned.flow import IntegerFlow
 from flowzip.learned.train import evaluate, random_crops, split_held_out, train
-from flowzip.learned.zoo import load_model
+from flowzip.learned.zoo import build_network, load_model
 
 DEV_FOLDERS = ("dev/cbsd68", "dev/set5", "dev/set14", "dev/waterloo")
 DEV_CROP = 256
 SMALL_BASE = "cifar10-815fd2ca"  # what the small variants grow from
-CIFAR10_TRAIN = Path(__file__).resolve().parents[1] / "runs" / "cifar10" / "train.npy"  # benchmarks/cifar10.py
+CIFAR10_TRAIN = RUNS / "cifar10" / "train.npy"  # benchmarks/data/cifar10.py
 SYNTHETIC_COLOURS = 1 << 14  # waterloo's RGB images with fewer colours are synthetic (frymire, serrano)
 
 
@@ -79,7 +78,7 @@ def dev_crops(folders: tuple[str, ...] = DEV_FOLDERS) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
-def dev_bits(flow: IntegerFlow, crops: list[torch.Tensor]) -> float:
+def dev_bits(flow: torch.nn.Module, crops: list[torch.Tensor]) -> float:
     """Bits per subpixel of the whole dev set (total bits over total subpixels)."""
     flow.eval()
     bits = sum(flow.code_length_bits(c).sum().item() for c in crops)
@@ -194,7 +193,7 @@ def main() -> None:
         else:
             train(cfg, stop_at_step=args.steps)
         ck = torch.load(Path(cfg.out) / "checkpoint.pt", weights_only=True)
-        flow, ema = IntegerFlow(cfg.flow), IntegerFlow(cfg.flow)
+        flow, ema = build_network(cfg.flow), build_network(cfg.flow)
         flow.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
         log = [json.loads(line) for line in (Path(cfg.out) / "log.jsonl").read_text().splitlines()]

@@ -20,12 +20,12 @@ class EncoderSettings:
     # the model is not tried on a tile the classical coder codes in this many bits a subpixel
     flow_skip_bits: float = 0.25
     # The classical coder's try on the whole image, for images up to this size: on 1.6 and 6.3 MP mosaics of
-    # photos it saved no byte and took 35-42 % of the encode time (benchmarks/whole_image_try.py); on small
+    # photos it saved no byte and took 35-42 % of the encode time (benchmarks/decisions/encoder_setting.py); on small
     # photos it pays.
     whole_image_max_pixels: int = 1 << 22
     # On three channels, LZMA2's strongest preset runs only where preset 3 came within this factor of the
-    # context coder: elsewhere it gains less than that over preset 3 (benchmarks/lzma_skip.py) and takes three
-    # times longer.
+    # context coder: elsewhere it gains less than that over preset 3 and takes three times longer
+    # (benchmarks/decisions/encoder_setting.py).
     lzma_skip_ratio: float = 1.25
 
     def __post_init__(self) -> None:

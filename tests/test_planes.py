@@ -136,9 +136,9 @@ def test_a_damaged_warm_state_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_the_shipped_warm_state_is_what_the_training_photos_teach(tmp_path: Path) -> None:
-    """``benchmarks/context_state.py`` rebuilds the shipped state exactly from the training photos."""
+    """``python -m benchmarks.context_state`` rebuilds the shipped state exactly from the training photos."""
     photos = shared_data("photos", "train")
     out = tmp_path / "state.npz"
-    script = ROOT / "benchmarks" / "context_state.py"
-    subprocess.run([sys.executable, str(script), "--photos", str(photos), "--out", str(out)], check=True)
+    command = [sys.executable, "-m", "benchmarks.context_state", "--photos", str(photos), "--out", str(out)]
+    subprocess.run(command, check=True, cwd=ROOT)
     assert state_hash(load_state(out)) == WARM_STATE_SHA256

@@ -1,6 +1,6 @@
 """Convert the shared CIFAR-10 sprite sheets into ``.npy`` arrays for ``flowzip train`` and ``flowzip bench``.
 
-    python benchmarks/cifar10.py [--data ../shared/data/cifar10] [--out runs/cifar10]
+    python -m benchmarks.data.cifar10 [--data ../shared/data/cifar10] [--out runs/cifar10]
 
 Writes OUT/train.npy (50000, 32, 32, 3) and OUT/test.npy (10000, 32, 32, 3), uint8, after checking every
 sheet against the SHA-256 in the data's ``checksums.json``. The sheets' layout is described in the data's
@@ -15,8 +15,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-from paths import RUNS, SHARED_DATA
 from PIL import Image
+
+from benchmarks.paths import RUNS, SHARED_DATA
 
 DATA = SHARED_DATA / "cifar10"
 

@@ -1,6 +1,6 @@
 """Cut small crops of a folder of photos into a ``.npy`` array, for measuring small-image coding.
 
-    python benchmarks/crops.py [FOLDER] [--size 32] [--per-image 16] [--seed 0] [--out runs/cbsd68-crops32.npy]
+    python -m benchmarks.data.crops [FOLDER] [--size 32] [--per-image 16] [--seed 0] [--out runs/cbsd68-crops32.npy]
 
 Takes ``--per-image`` crops of ``--size`` pixels at random positions (seeded) from every image of FOLDER
 (default ``../shared/data/dev/cbsd68``) and writes them as a uint8 array (N, size, size, 3), in file order;
@@ -13,8 +13,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from paths import CBSD68, RUNS
 
+from benchmarks.paths import CBSD68, RUNS
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 
 

@@ -1,6 +1,6 @@
 """Build the synthetic-content set: text, drawings, charts, palette images, UI-like screens, in every mode.
 
-    python benchmarks/synthetic.py [--out runs/synthetic]
+    python -m benchmarks.data.synthetic [--out runs/synthetic]
 
 Writes PNG files (lossless, each in its own mode: RGB, RGBA, L, P, 1) drawn with Pillow from a fixed seed, so
 the set is the same on every run with the same Pillow; the SHA-256 of every image's pixels is printed so that
@@ -16,8 +16,9 @@ import math
 from pathlib import Path
 
 import numpy as np
-from paths import RUNS
 from PIL import Image, ImageDraw, ImageFont
+
+from benchmarks.paths import RUNS
 
 WORDS = [
     "lossless",

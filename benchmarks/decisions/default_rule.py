@@ -1,12 +1,12 @@
 """Which models should ``flowzip compress`` try on a small image? Each model alone, and every set of them.
 
-    python benchmarks/default_rule.py [--models photo,cifar10] [--limit 500] [--json runs/default_rule.json]
+    python -m benchmarks.decisions.default_rule [--models photo,cifar10] [--limit 500] [--json runs/default_rule.json]
 
 Sets of small images, none of them test images: the CIFAR-10 training images that training holds out (the
-default split: 5 %, seed 0; from ``runs/cifar10/train.npy``, which ``benchmarks/cifar10.py`` writes), crops of
-the CBSD68 photos (``runs/cbsd68-crops32.npy`` and ``runs/cbsd68-crops64.npy``, from ``benchmarks/crops.py``
+default split: 5 %, seed 0; from ``runs/cifar10/train.npy``, which ``benchmarks/data/cifar10.py`` writes), crops of
+the CBSD68 photos (``runs/cbsd68-crops32.npy`` and ``runs/cbsd68-crops64.npy``, from ``benchmarks/data/crops.py``
 with ``--per-image`` 16 and 4) and 32x32 crops of the synthetic graphics (``runs/synthetic-crops32.npy``: the
-PNGs of ``benchmarks/synthetic.py`` cut by ``benchmarks/crops.py runs/synthetic --per-image 16``). A missing
+PNGs of ``benchmarks/data/synthetic.py`` cut by ``benchmarks/data/crops.py runs/synthetic --per-image 16``). A missing
 set is skipped with a note. ``--limit`` takes the first N images of each set.
 
 Every image is coded as a whole file by each model on one core (with every tool, as compress codes it), decoded and
@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from paths import RUNS
 
 import flowzip
+from benchmarks.paths import RUNS
 from flowzip.images import load_rgb_images
 from flowzip.learned.config import TrainConfig
 from flowzip.learned.train import split_held_out

@@ -1,54 +1,106 @@
-"""What the classical coder's try on the whole image costs and saves on large photos.
+"""One encoder setting against its shipped value: bytes and encode seconds per set of images, every decode checked.
 
-    python benchmarks/whole_image_try.py [--sizes 1.5,6] [--model photo]
+    python -m benchmarks.decisions.encoder_setting whole_image_max_pixels=0 --mosaics 1.5,6
+    python -m benchmarks.decisions.encoder_setting lzma_skip_ratio=inf --tools classical --jobs 1 \
+        --folders default --mosaics 0.4 [--npy runs/cifar10/test.npy --step 20]
 
-Where the flow loses a tile, the encoder also codes the whole image with the classical coder (one core's work,
-beside the tiles) and keeps that if it is shorter (``flowzip.tiles``). For each of the speed benchmark's mosaics of
-training photos (``benchmarks/speed.py``), this compresses on all cores with the try (as shipped) and without it
-(``EncoderSettings(whole_image_max_pixels=0)``), checks that both files decode to the image, and prints bytes, bits per
-subpixel and encode seconds of each.
+Each image is compressed with ``flowzip.settings.DEFAULT_SETTINGS`` and with one field of it changed (``NAME=VALUE``,
+a number or ``inf``), both decoded and checked, and each set's bytes and encode seconds printed, with the image
+that the shipped setting costs most on. The two questions it has answered (``models/README.md`` and
+``docs/format.md`` quote them):
+
+- ``whole_image_max_pixels=0``: the classical coder's try on the whole image where the flow loses a tile (one
+  core's work beside the tiles, kept if shorter), off; on the speed benchmark's mosaics of training photos.
+- ``lzma_skip_ratio=inf``: LZMA2's strongest preset always run, not only where preset 3 came within the ratio of
+  the context coder (single planes always get it); the classical coder alone on one thread, on the dev sets and
+  ``runs/synthetic`` (``benchmarks/data/synthetic.py``), every mode kept as ``flowzip bench --native`` does.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import time
+from pathlib import Path
 
 import numpy as np
-from speed import GRIDS, mosaic
 
 import flowzip
-from flowzip.learned.zoo import LARGE_IMAGE_MODEL, load_model
+from benchmarks.paths import CBSD68, DEV, RUNS
+from benchmarks.speed import GRIDS, mosaic
+from flowzip.container import TILE_TOOLS
+from flowzip.images import IMAGE_SUFFIXES, open_image
+from flowzip.learned.zoo import LARGE_IMAGE_MODEL
 from flowzip.settings import DEFAULT_SETTINGS, EncoderSettings
 
+FOLDERS = (CBSD68, DEV / "set5", DEV / "set14", DEV / "waterloo", RUNS / "synthetic")
 
-def code(image: np.ndarray, model: str, limit: int) -> tuple[int, float]:
-    """(file bytes, encode seconds) with the whole-image try up to ``limit`` pixels; the decode is checked."""
+
+def changed_setting(assignment: str, tools: tuple[str, ...]) -> EncoderSettings:
+    """The settings with ``tools`` and the one field that ``NAME=VALUE`` names changed."""
+    name, _, value = assignment.partition("=")
+    fields = {f.name: f for f in dataclasses.fields(EncoderSettings)}
+    if name not in fields or name == "tools" or not value:
+        raise SystemExit(f"expected NAME=VALUE with NAME among {sorted(set(fields) - {'tools'})}")
+    current = getattr(DEFAULT_SETTINGS, name)
+    number = math.inf if value == "inf" else type(current)(float(value))
+    return dataclasses.replace(DEFAULT_SETTINGS, tools=tools, **{name: number})
+
+
+def code(image: object, settings: EncoderSettings, model: str, jobs: int | None) -> tuple[int, float]:
+    """(file bytes, encode seconds) of ``image`` under ``settings``; the decode is checked."""
     start = time.perf_counter()
-    data = flowzip.compress(image, model=model, settings=EncoderSettings(whole_image_max_pixels=limit))
+    data = flowzip.compress(image, model=model, jobs=jobs, settings=settings)
     seconds = time.perf_counter() - start
-    assert np.array_equal(flowzip.decompress(data, model=model), image)
+    assert np.array_equal(np.asarray(flowzip.decompress(data, model=model)), np.asarray(image)), "decode differs"
     return len(data), seconds
+
+
+def measure(name: str, images: list[tuple[str, object]], both: list[EncoderSettings], model: str, jobs) -> None:
+    """One table row for a set of (label, image): shipped and changed settings."""
+    totals = np.zeros((2, 2))
+    worst = (-math.inf, "")
+    for label, image in images:
+        (shipped, shipped_s), (changed, changed_s) = (code(image, s, model, jobs) for s in both)
+        totals += [[shipped, shipped_s], [changed, changed_s]]
+        worst = max(worst, (shipped / changed - 1, label))
+    (s_bytes, s_s), (c_bytes, c_s) = totals
+    print(
+        f"| {name} | {len(images)} | {s_bytes:,.0f} | {c_bytes:,.0f} ({c_bytes / s_bytes - 1:+.3%}) | {s_s:.1f} | "
+        f"{c_s:.1f} ({c_s / s_s:.2f}x) | {worst[1]} {worst[0]:+.3%} |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1.5,6", help=f"mosaic sizes among {','.join(GRIDS)}")
+    parser.add_argument("setting", help="NAME=VALUE, a field of flowzip.settings.EncoderSettings")
+    parser.add_argument("--tools", default=",".join(DEFAULT_SETTINGS.tools), help="tile tools to try")
     parser.add_argument("--model", default=LARGE_IMAGE_MODEL)
+    parser.add_argument("--jobs", type=int, help="cores (default: all)")
+    parser.add_argument("--folders", nargs="*", default=[], help="image folders ('default': the dev sets, synthetic)")
+    parser.add_argument("--mosaics", default="", help=f"speed mosaics among {','.join(GRIDS)}")
+    parser.add_argument("--npy", type=Path, help="also images (N, H, W, 3) of this .npy file, every --step-th")
+    parser.add_argument("--step", type=int, default=20)
     args = parser.parse_args()
-    load_model(args.model)
-    print("| mosaic | megapixels | with the try: bits/subpixel, encode s | without: bits/subpixel, encode s | change |")
-    print("|---|---|---|---|---|")
-    for size in args.sizes.split(","):
-        image = mosaic(GRIDS[size])
-        flowzip.compress(image[:64, :64], model=args.model)  # compile everything before timing
-        with_try = code(image, args.model, DEFAULT_SETTINGS.whole_image_max_pixels)
-        without = code(image, args.model, 0)
-        bpsp = [8 * n / image.size for n, _ in (with_try, without)]
-        print(
-            f"| {size} | {image.shape[0] * image.shape[1] / 1e6:.2f} | {bpsp[0]:.4f}, {with_try[1]:.1f} "
-            f"| {bpsp[1]:.4f}, {without[1]:.1f} | {100 * (without[0] / with_try[0] - 1):+.2f} % bytes |"
-        )
+    tools = tuple(t for t in args.tools.split(",") if t in TILE_TOOLS)
+    both = [dataclasses.replace(DEFAULT_SETTINGS, tools=tools), changed_setting(args.setting, tools)]
+    flowzip.compress(np.zeros((64, 64, 3), np.uint8), model=args.model)  # load and compile everything first
+    print(f"shipped: {both[0]}\nchanged: {both[1]}\n")
+    print(
+        "| images | files | bytes, shipped | bytes, changed | encode s, shipped | encode s, changed "
+        "| shipped setting costs most on |\n|---|---|---|---|---|---|---|"
+    )
+    run = {"both": both, "model": args.model, "jobs": args.jobs}
+    folders = list(FOLDERS) if args.folders == ["default"] else [Path(f) for f in args.folders]
+    for folder in folders:
+        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        measure(folder.name, [(p.name, open_image(p)) for p in paths], **run)
+    if args.npy:
+        arrays = np.load(args.npy, mmap_mode="r")[:: args.step]
+        measure(f"{args.npy.name}[::{args.step}]", [(str(k), np.array(a)) for k, a in enumerate(arrays)], **run)
+    for size in filter(None, args.mosaics.split(",")):
+        measure(f"speed mosaic {size} MP", [("mosaic", mosaic(GRIDS[size]))], **run)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """What does exact fixed-point arithmetic cost? The flow trained as shipped against its floating-point twin.
 
-    python benchmarks/float_twin.py [--steps 1500] [--crop 32] [--batch 16] [--out runs/float-twin]
+    python -m benchmarks.decisions.float_twin [--steps 1500] [--crop 32] [--batch 16] [--out runs/float-twin]
 
 Trains the default architecture twice on ``../shared/data/photos/train`` with the same seed, data, schedule
 and initial weights, in two processes side by side (one thread each): once as flowzip trains it (fixed-point
@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from paths import CBSD68, RUNS, TRAIN_PHOTOS
+
+from benchmarks.paths import CBSD68, ROOT, RUNS, TRAIN_PHOTOS
 
 
 def train_one(kind: str, args: argparse.Namespace) -> None:
@@ -109,7 +110,11 @@ def main() -> None:
 
     common = ["--steps", str(args.steps), "--crop", str(args.crop), "--batch", str(args.batch), "--out", args.out]
     runs = [
-        subprocess.Popen([sys.executable, __file__, "--train", kind, *common], stdout=subprocess.DEVNULL)
+        subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.decisions.float_twin", "--train", kind, *common],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
         for kind in ("fixed", "float")
     ]
     if any(run.wait() for run in runs):

@@ -1,7 +1,7 @@
 """Where the flow loses to the classical coder: both on every 32x32 block of a set of images, binned by how
 smooth the block is (the classical coder's bits per subpixel), and on flat images.
 
-    python benchmarks/flow_vs_classical.py [FOLDER ...] [--model photo] [--limit N]
+    python -m benchmarks.decisions.flow_vs_classical [FOLDER ...] [--model photo] [--limit N]
 
 The flow's bits of a block are its model code length of the whole image (cropped to a multiple of 32),
 each latent's bits given to the block it lies in; the classical coder (``flowzip.classical.encode_rgb``) codes
@@ -15,8 +15,8 @@ import itertools
 
 import numpy as np
 import torch
-from paths import CBSD68
 
+from benchmarks.paths import CBSD68
 from flowzip.classical import encode_rgb
 from flowzip.images import dataset_images
 from flowzip.learned.priors import code_length_bits

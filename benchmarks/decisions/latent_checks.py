@@ -1,6 +1,6 @@
 """Two checks of what is left to gain in the flow's latents, on central crops of a folder of photos.
 
-    python benchmarks/latent_checks.py [FOLDER] [--model photo] [--limit 12] [--size 256]
+    python -m benchmarks.decisions.latent_checks [FOLDER] [--model photo] [--limit 12] [--size 256]
 
 1. Neighbours of the top latents: the top prior is one Gaussian per channel, with no context. If the top
    latents of neighbouring positions were correlated, a context would pay. A least-squares predictor of each
@@ -18,8 +18,8 @@ import argparse
 
 import numpy as np
 import torch
-from paths import CBSD68
 
+from benchmarks.paths import CBSD68
 from flowzip.images import dataset_images
 from flowzip.learned.flow import IntegerFlow
 from flowzip.learned.priors import code_length_bits
