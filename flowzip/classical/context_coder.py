@@ -36,7 +36,7 @@ from flowzip.classical.mixer import (
     signed_step,
 )
 from flowzip.classical.predictors import SUB_PREDICTORS, blended_prediction, context_neighbours, median_edge
-from flowzip.classical.range_coder import PROB_BITS, coder_state, decode_bit, encode_bit, finish
+from flowzip.classical.range_coder import PROB_BITS, code_adaptive_bit, coder_state, finish
 from flowzip.classical.state import WARM_STATE_CHANNELS, cold_state, warm_state
 from flowzip.errors import FlowzipError
 from flowzip.jit import njit
@@ -113,31 +113,31 @@ def _context_code(pixels: np.ndarray, data: np.ndarray, undo: bool, fast: bool) 
                 _, _, _, _, ctx, bias_ctx, _, p = _predict(pixels, i, j, k, errors, sub_errors, sub, sums, counts, fast)
                 bits = probs[k, ctx]
                 if undo:
-                    m = decode_bit(state, data, bits, 0, fast)
+                    m = code_adaptive_bit(state, data, True, 0, bits, 0, fast)
                     if m:
-                        negative = decode_bit(state, data, sign_probs[k, bias_ctx], 0, fast)
+                        negative = code_adaptive_bit(state, data, True, 0, sign_probs[k, bias_ctx], 0, fast)
                         length = 0
-                        while length < 7 and decode_bit(state, data, bits, 1 + length, fast):
+                        while length < 7 and code_adaptive_bit(state, data, True, 0, bits, 1 + length, fast):
                             length += 1
                         for q in range(length):
-                            m = (m << 1) | decode_bit(state, data, bits, 8 + 8 * length + q, fast)
+                            m = (m << 1) | code_adaptive_bit(state, data, True, 0, bits, 8 + 8 * length + q, fast)
                         m = -m if negative else m
                     e = m
                     pixels[i, j, k] = (p + e) & 255
                 else:
                     e = ((np.int32(pixels[i, j, k]) - p + 128) & 255) - 128
                     m = abs(e)
-                    ok = encode_bit(state, data, bits, 0, int(m != 0), fast)
+                    ok = code_adaptive_bit(state, data, False, int(m != 0), bits, 0, fast) >= 0
                     if m:
                         length = 0
                         while m >> (length + 1):
                             length += 1
-                        ok &= encode_bit(state, data, sign_probs[k, bias_ctx], 0, int(e < 0), fast)
+                        ok &= code_adaptive_bit(state, data, False, int(e < 0), sign_probs[k, bias_ctx], 0, fast) >= 0
                         for t in range(unary_slots(length)):
-                            ok &= encode_bit(state, data, bits, 1 + t, int(t < length), fast)
+                            ok &= code_adaptive_bit(state, data, False, int(t < length), bits, 1 + t, fast) >= 0
                         for q in range(length):
                             bit = (m >> (length - 1 - q)) & 1
-                            ok &= encode_bit(state, data, bits, 8 + 8 * length + q, bit, fast)
+                            ok &= code_adaptive_bit(state, data, False, bit, bits, 8 + 8 * length + q, fast) >= 0
                     if not ok:
                         return -1
                 _learn(pixels, i, j, k, e, bias_ctx, sums, counts, errors, sub_errors, sub, fast)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from flowzip.classical.contexts import ACTIVITY_CONTEXTS, BITS_PER_CONTEXT, SHAPES, half_octave
-from flowzip.classical.range_coder import PROB_BITS, RANGE, adapt, decode_bound, encode_bound
+from flowzip.classical.range_coder import PROB_BITS, RANGE, adapt, code_bit
 from flowzip.jit import njit
 
 # Method 7, the mixing coder: method 6's prediction, correction and bits, but each bit is coded under a mix of
@@ -101,10 +101,8 @@ def mixed_bit(
     for z in range(MIX_INPUTS + 1):
         dot += (weights[rows[0], slot, z] + weights[rows[1], slot, z]) * inputs[z]
     p = min(max(_squash(dot >> 17), 1), 4095)  # of a 1, in units of 2^-12
-    bound = (state[RANGE] >> 12) * (4096 - p)
-    if undo:
-        bit = decode_bound(state, data, bound)
-    elif not encode_bound(state, data, bound, bit):
+    bit = code_bit(state, data, undo, bit, (state[RANGE] >> 12) * (4096 - p))
+    if bit < 0:
         return -1
     error = ((bit << 12) - p) * _MIX_RATE
     for z in range(MIX_INPUTS + 1):

@@ -55,16 +55,23 @@ def adapt(probs: np.ndarray, slot: int, bit: int, fast: bool) -> None:
 
 
 @njit(nogil=True)
-def encode_bit(state: np.ndarray, out: np.ndarray, probs: np.ndarray, slot: int, bit: int, fast: bool) -> bool:
-    """Code one bit under the adaptive probability ``probs[slot, 0]`` (of a 0), then adapt it."""
-    bound = (state[RANGE] >> PROB_BITS[1 if fast else 0]) * probs[slot, 0]
-    adapt(probs, slot, bit, fast)
-    return encode_bound(state, out, bound, bit)
-
-
-@njit(nogil=True)
-def encode_bound(state: np.ndarray, out: np.ndarray, bound: int, bit: int) -> bool:
-    """Code one bit: a 0 keeps the range's first ``bound``, a 1 the rest; False if ``out`` is full."""
+def code_bit(state: np.ndarray, data: np.ndarray, undo: bool, bit: int, bound: int) -> int:
+    """Code ``bit`` into ``data`` (or, ``undo``, decode one from it): a 0 keeps the range's first ``bound``, a 1
+    the rest. Returns the bit, or -1 if ``data`` is full. An encoder's ``state`` is (low, range, cache, cache
+    size, bytes written); a decoder's (code, range, bytes read), and past the end of ``data`` it reads zeros."""
+    if undo:
+        if state[CODE] < bound:
+            state[RANGE] = bound
+            bit = 0
+        else:
+            state[CODE] -= bound
+            state[RANGE] -= bound
+            bit = 1
+        while state[RANGE] < _TOP:
+            state[RANGE] <<= 8
+            state[CODE] = ((state[CODE] << 8) | (data[state[READ]] if state[READ] < len(data) else 0)) & 0xFFFFFFFF
+            state[READ] += 1
+        return bit
     if bit == 0:
         state[RANGE] = bound
     else:
@@ -72,33 +79,19 @@ def encode_bound(state: np.ndarray, out: np.ndarray, bound: int, bit: int) -> bo
         state[RANGE] -= bound
     while state[RANGE] < _TOP:
         state[RANGE] <<= 8
-        if not shift_low(state, out):
-            return False
-    return True
-
-
-@njit(nogil=True)
-def decode_bit(state: np.ndarray, data: np.ndarray, probs: np.ndarray, slot: int, fast: bool) -> int:
-    """The mirror of ``encode_bit``; ``state`` is (code, range, bytes read). Past the end, data reads as 0."""
-    bit = decode_bound(state, data, (state[RANGE] >> PROB_BITS[1 if fast else 0]) * probs[slot, 0])
-    adapt(probs, slot, bit, fast)
+        if not shift_low(state, data):
+            return -1
     return bit
 
 
 @njit(nogil=True)
-def decode_bound(state: np.ndarray, data: np.ndarray, bound: int) -> int:
-    """The mirror of ``encode_bound``: the bit, 0 if the code value lies in the range's first ``bound``."""
-    if state[CODE] < bound:
-        state[RANGE] = bound
-        bit = 0
-    else:
-        state[CODE] -= bound
-        state[RANGE] -= bound
-        bit = 1
-    while state[RANGE] < _TOP:
-        state[RANGE] <<= 8
-        state[CODE] = ((state[CODE] << 8) | (data[state[READ]] if state[READ] < len(data) else 0)) & 0xFFFFFFFF
-        state[READ] += 1
+def code_adaptive_bit(
+    state: np.ndarray, data: np.ndarray, undo: bool, bit: int, probs: np.ndarray, slot: int, fast: bool
+) -> int:
+    """``code_bit`` under the adaptive probability ``probs[slot, 0]`` of a 0, then ``adapt`` it to the bit."""
+    bit = code_bit(state, data, undo, bit, (state[RANGE] >> PROB_BITS[1 if fast else 0]) * probs[slot, 0])
+    if bit >= 0:
+        adapt(probs, slot, bit, fast)
     return bit
 
 
