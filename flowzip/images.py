@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -14,7 +14,29 @@ from PIL import Image, UnidentifiedImageError
 from flowzip.errors import FlowzipError, file_errors
 
 # what "an image file" means when folders are searched
-IMAGE_SUFFIXES = {".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".gif"}
+# what "an image file" means when folders are searched: every suffix of a format Pillow opens, but the formats
+# Pillow only identifies (BUFR, GRIB, HDF5 and MPEG stubs), those it opens through other programs (EPS through
+# Ghostscript, WMF on Windows alone), IPTC records, and flowzip's own files (with the Pillow plugin, .fzi)
+_NOT_IMAGES = {"BUFR", "GRIB", "HDF5", "MPEG", "EPS", "WMF", "IPTC", "FLOWZIP"}
+
+
+def _image_suffixes() -> frozenset[str]:
+    Image.init()  # registers every format Pillow has
+    formats = Image.registered_extensions().items()
+    return frozenset(suffix for suffix, fmt in formats if fmt in Image.OPEN and fmt not in _NOT_IMAGES)
+
+
+IMAGE_SUFFIXES = _image_suffixes()
+
+
+class FoundFile(NamedTuple):
+    """A file that an input names: its path, and its path below the folder given as input (its name, for a
+    file given itself), which an output folder mirrors."""
+
+    path: str
+    below: Path
+
+
 ImageLike = np.ndarray | Image.Image  # what the codec takes and gives: a uint8 array or a PIL image
 TIFF_BITS_PER_SAMPLE = 258
 # A raw mode and its bits a sample: "RGB;16B", "LA;16B", "L;16"... but not the packed 5-6-5 and 5-5-5 pixels
@@ -70,19 +92,25 @@ def read_image_rgb(path: Path) -> np.ndarray:
     return np.asarray(open_image(path).convert("RGB"))
 
 
-def find_files(inputs: Sequence[str], suffixes: Collection[str], recursive: bool = True) -> list[str]:
+def find_files(
+    inputs: Sequence[str], suffixes: Collection[str], recursive: bool = True, left_out: list[str] | None = None
+) -> list[FoundFile]:
     """The files that ``inputs`` name, in order: a folder stands for the files at any depth below it whose
-    suffix (in lower case) is one of ``suffixes``, sorted; without ``recursive`` a folder is an error. Other
-    names ("-" for standard input among them) are kept as they are."""
-    files: list[str] = []
+    suffix (in lower case) is one of ``suffixes``, sorted, and the others go to ``left_out``; without
+    ``recursive`` a folder is an error. Other names ("-" for standard input among them) are kept as they are."""
+    files: list[FoundFile] = []
     for name in inputs:
         path = Path(name)
         if name != "-" and path.is_dir():
             if not recursive:
                 raise FlowzipError(f"{path}: is a directory (use -r to code the files in it)")
-            files += [str(p) for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in suffixes]
+            for p in sorted(q for q in path.rglob("*") if q.is_file()):
+                if p.suffix.lower() in suffixes:
+                    files.append(FoundFile(str(p), p.relative_to(path)))
+                elif left_out is not None:
+                    left_out.append(str(p))
         else:
-            files.append(name)
+            files.append(FoundFile(name, Path(path.name)))
     return files
 
 
@@ -116,7 +144,7 @@ def dataset_images(
                 (f"{path.name}[{i}]", lambda a=array, i=i: np.ascontiguousarray(a[i])) for i in range(len(array))
             ]
         elif path.is_dir():
-            sources += [(f, lambda f=f: read(Path(f))) for f in find_files([name], IMAGE_SUFFIXES)]
+            sources += [(f, lambda f=f: read(Path(f))) for f, _ in find_files([name], IMAGE_SUFFIXES)]
         elif path.is_file():
             sources.append((str(path), lambda p=path: read(p)))
         else:

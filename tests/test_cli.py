@@ -153,6 +153,40 @@ def test_folders(workdir: Path, tiny_model_path: Path, jobs: str) -> None:
     assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == b""
 
 
+def test_out_dir_mirrors_the_folders_and_skip_existing_makes_runs_incremental(
+    workdir: Path, tiny_model_path: Path
+) -> None:
+    model = ["--model", str(tiny_model_path)]
+    (workdir / "sub").mkdir()
+    Image.fromarray(make_image("text", 12, 20)).save(workdir / "sub" / "c.tga")  # a type Pillow reads: kept
+    (workdir / "notes.txt").write_text("not an image")
+    r = run("compress", "-r", ".", "--out-dir", "out", *model, cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    assert "left out 1 file, not images Pillow reads: notes.txt" in r.stderr
+    coded = {p.relative_to(workdir / "out").as_posix() for p in (workdir / "out").rglob("*.fzi")}
+    assert coded == {"a.fzi", "b.fzi", "grey.fzi", "sub/c.fzi"}
+    written = {p: p.stat().st_mtime_ns for p in (workdir / "out").rglob("*.fzi")}
+    again = run("compress", "-r", ".", "--out-dir", "out", *model, cwd=workdir)
+    assert again.returncode == 1 and again.stderr.count("already exists") == 4
+    Image.fromarray(make_image("photo", 8, 8)).save(workdir / "sub" / "new.png")
+    more = run("compress", "-r", ".", "--out-dir", "out", "--skip-existing", *model, cwd=workdir)
+    assert more.returncode == 0 and more.stderr.count("skipped") == 4 and "new.png -> out/sub/new.fzi" in more.stderr
+    assert all(p.stat().st_mtime_ns == t for p, t in written.items()), "skipped outputs are left as they were"
+    back = run("decompress", "-r", "out", "--out-dir", "back", *model, cwd=workdir)
+    assert back.returncode == 0, back.stderr
+    assert np.array_equal(_pixels(workdir / "back" / "sub" / "c.png")[1], _pixels(workdir / "sub" / "c.tga")[1])
+    both = run("compress", "a.png", "-f", "--skip-existing", *model, cwd=workdir)
+    assert both.returncode == 2 and "exclude each other" in both.stderr
+    piped = run("compress", "-", "--out-dir", "o", *model, cwd=workdir, stdin=(workdir / "a.png").read_bytes())
+    assert piped.returncode == 2 and "standard input has no name" in piped.stderr
+
+
+def test_a_missing_output_folder_fails_before_coding(workdir: Path, tiny_model_path: Path) -> None:
+    r = run("compress", "a.png", "-o", "missing/a.fzi", "--model", str(tiny_model_path), cwd=workdir)
+    assert r.returncode == 1 and "no folder missing to write it in" in r.stderr
+    assert not (workdir / "missing").exists()
+
+
 def test_animated_input_keeps_the_first_frame_with_a_warning(workdir: Path, tiny_model_path: Path) -> None:
     frames = [Image.fromarray(make_image("photo", 12, 16, seed=s)).convert("P") for s in range(3)]
     frames[0].save(workdir / "anim.gif", save_all=True, append_images=frames[1:])

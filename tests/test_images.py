@@ -26,9 +26,12 @@ def nested(tmp_path: Path) -> Path:
 
 
 def test_folders_are_searched_at_any_depth_for_the_suffixes(nested: Path) -> None:
-    names = [Path(f).relative_to(nested).as_posix() for f in find_files([str(nested)], IMAGE_SUFFIXES)]
+    left_out: list[str] = []
+    names = [f.below.as_posix() for f in find_files([str(nested)], IMAGE_SUFFIXES, left_out=left_out)]
     assert names == ["a.png", "sub/b.webp", "sub/deeper/c.PNG"]
-    assert find_files(["-", str(nested / "notes.txt")], IMAGE_SUFFIXES) == ["-", str(nested / "notes.txt")]
+    assert sorted(Path(f).name for f in left_out) == ["arrays.npy", "notes.txt"]
+    named = find_files(["-", str(nested / "notes.txt")], IMAGE_SUFFIXES)
+    assert [f.path for f in named] == ["-", str(nested / "notes.txt")]
     with pytest.raises(FlowzipError, match="is a directory"):
         find_files([str(nested)], IMAGE_SUFFIXES, recursive=False)
 
@@ -52,3 +55,9 @@ def test_a_missing_path_or_no_images_is_an_error(nested: Path) -> None:
     (nested / "empty").mkdir()
     with pytest.raises(FlowzipError, match="no images found"):
         dataset_images([str(nested / "empty")])
+
+
+def test_folders_yield_every_format_pillow_reads_but_its_stubs() -> None:
+    """-r finds .tga, .ico, .apng, .pbm and the rest of Pillow's formats, not those it cannot decode alone."""
+    assert {".tga", ".ico", ".apng", ".pbm", ".qoi", ".png", ".webp", ".tif"} <= IMAGE_SUFFIXES
+    assert not {".eps", ".wmf", ".mpg", ".h5", ".fzi", ".txt", ".npy"} & IMAGE_SUFFIXES

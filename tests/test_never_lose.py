@@ -252,5 +252,9 @@ def test_existing_outputs_fail_before_any_coding(tmp_path: Path) -> None:
     Image.fromarray(make_image("photo", 12, 20)).save(tmp_path / "a.png")
     (tmp_path / "a.fzi").write_bytes(b"keep me")
     r = run("compress", "a.png", "-v", cwd=tmp_path)
-    assert r.returncode == 1 and r.stderr.strip() == "flowzip: a.png: a.fzi already exists (use -f to overwrite)"
+    assert (
+        r.returncode == 1
+        and r.stderr.strip()
+        == "flowzip: a.png: a.fzi already exists (use -f to overwrite, or -o or --out-dir to write elsewhere)"
+    )
     assert (tmp_path / "a.fzi").read_bytes() == b"keep me"

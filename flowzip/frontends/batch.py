@@ -108,6 +108,7 @@ class Task:
     tile_bar: bool = False  # show a progress bar over the tiles of this file (in-process runs only)
     tile_jobs: int = 1  # tiles of this file coded at once (threads); files in worker processes use one
     verify: bool = False  # compress: decode the file and compare it with the input before writing it
+    make_dirs: bool = False  # make the target's missing folders (outputs in a folder of their own)
 
 
 @dataclass
@@ -124,12 +125,15 @@ class Result:
     error: str | None = None
 
 
-def _write_target(target: str, data: bytes, force: bool) -> None:
-    if target == "-":
+def _write_target(task: Task, data: bytes) -> None:
+    if task.target == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
-    else:
-        write_atomic(Path(target), data, force)
+        return
+    if task.make_dirs:
+        with file_errors(task.target):
+            Path(task.target).parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(Path(task.target), data, task.force)
 
 
 def compress_file(task: Task) -> Result:
@@ -147,7 +151,7 @@ def compress_file(task: Task) -> Result:
             jobs=task.tile_jobs,
             verify=task.verify,
         )
-    _write_target(task.target, data, task.force)
+    _write_target(task, data)
     subpixels = image.width * image.height * len(image.getbands())
     note = "; ".join(str(w.message) for w in caught if issubclass(w.category, FlowzipWarning))
     return Result(task, len(raw), len(data), len(data), subpixels, time.perf_counter() - start, note)
@@ -167,7 +171,7 @@ def decompress_file(task: Task) -> Result:
     start = time.perf_counter()
     raw, image = _decoded(task)
     data = encode_output(image, Path(task.target if task.target != "-" else "stdout.png"))
-    _write_target(task.target, data, task.force)
+    _write_target(task, data)
     subpixels = image.width * image.height * len(image.getbands())
     return Result(task, len(raw), len(data), len(raw), subpixels, time.perf_counter() - start)
 
@@ -235,8 +239,8 @@ def _path_key(name: str) -> str:
 def refusals(tasks: list[Task]) -> dict[int, str]:
     """The tasks that must not run, by index, each with its one-line error, found before any file is coded: an
     output that is an input of the run, that another input would also write (whatever ``force`` says: one
-    would overwrite the other), or that exists already without ``force``. Standard output and a test (no
-    target) write no file."""
+    would overwrite the other), that exists already without ``force``, or whose folder is missing. Standard
+    output and a test (no target) write no file."""
     writes = [t.target not in ("-", "") for t in tasks]
     writers: dict[str, list[int]] = {}
     for k, t in enumerate(tasks):
@@ -258,7 +262,9 @@ def refusals(tasks: list[Task]) -> dict[int, str]:
                 "one at a time, each with its own -o)"
             )
         elif not task.force and os.path.lexists(task.target):
-            refused[k] = f"{task.target} already exists (use -f to overwrite)"
+            refused[k] = f"{task.target} already exists (use -f to overwrite, or -o or --out-dir to write elsewhere)"
+        elif not task.make_dirs and not Path(task.target).parent.is_dir():
+            refused[k] = f"{task.target}: no folder {Path(task.target).parent} to write it in"
     return refused
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from flowzip.frontends.batch import (
     shown_name,
     write_atomic,
 )
-from flowzip.images import IMAGE_SUFFIXES, find_files
+from flowzip.images import IMAGE_SUFFIXES, FoundFile, find_files
 from flowzip.learned.config import FlowConfig, TrainConfig
 from flowzip.learned.zoo import (
     LARGE_IMAGE_MODEL,
@@ -45,18 +46,30 @@ from flowzip.learned.zoo import (
 )
 
 
-def _targets(files: list[str], output: Path | None, to_stdout: bool, name_target: Callable[[Path], Path]) -> list[str]:
-    if output is not None and to_stdout:
-        raise click.UsageError("-o/--output and -c/--stdout exclude each other: choose where the output goes")
+def _targets(
+    files: list[FoundFile],
+    output: Path | None,
+    to_stdout: bool,
+    out_dir: Path | None,
+    name_target: Callable[[Path], Path],
+) -> list[str]:
+    """Each file's output: -o's, standard output (-c, or "-" in and no -o), in ``out_dir`` at the file's path
+    below its input folder, or beside the file; named by ``name_target`` where not given."""
+    if sum((output is not None, to_stdout, out_dir is not None)) > 1:
+        raise click.UsageError("-o/--output, -c/--stdout and --out-dir exclude each other: choose where outputs go")
     if (output is not None or to_stdout) and len(files) != 1:
         raise click.UsageError("-o/--output and -c/--stdout take a single input file")
-    if to_stdout or (files == ["-"] and output is None):
+    if to_stdout or ([f.path for f in files] == ["-"] and output is None and out_dir is None):
         if sys.stdout.isatty():
             raise FlowzipError("not writing binary data to a terminal (redirect the output, or use -o)")
         return ["-"]
     if output is not None:
         return [str(output)]
-    return [str(name_target(Path(f))) for f in files]
+    if out_dir is not None:
+        if any(f.path == "-" for f in files):
+            raise click.UsageError("--out-dir names outputs after their inputs: standard input has no name (use -o)")
+        return [str(name_target(out_dir / f.below)) for f in files]
+    return [str(name_target(Path(f.path))) for f in files]
 
 
 def _decompressed_name(path: Path) -> Path:
@@ -91,7 +104,15 @@ def _output_options(func: Callable) -> Callable:
     options = [
         click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file (one input only)."),
         click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to standard output (one input)."),
+        click.option(
+            "--out-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Write outputs to this folder (made if missing), at each file's path below the folder given as input.",
+        ),
         click.option("-f", "--force", is_flag=True, help="Overwrite existing output files."),
+        click.option(
+            "--skip-existing", is_flag=True, help="Leave out inputs whose output exists already (incremental runs)."
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -136,7 +157,9 @@ class _CommonOptions:
     verbose: bool
     output: Path | None = None
     to_stdout: bool = False
+    out_dir: Path | None = None
     force: bool = False
+    skip_existing: bool = False
 
 
 def _code_files(
@@ -144,18 +167,33 @@ def _code_files(
     common: _CommonOptions,
     suffixes: set[str],
     name_target: Callable[[Path], Path] | None,
+    left_out_kind: str = "",
     **options: object,
 ) -> None:
     """Expand the inputs, name the outputs (none without ``name_target``) and run ``worker`` on every file;
-    exit 1 on any failure."""
+    exit 1 on any failure. Files that folders hold but ``suffixes`` leave out are listed if ``left_out_kind``
+    says what they are."""
 
     def body() -> None:
-        files = find_files(common.inputs, suffixes, common.recursive)
+        if common.force and common.skip_existing:
+            raise click.UsageError("-f/--force and --skip-existing exclude each other: overwrite, or leave out")
+        left_out: list[str] = []
+        files = find_files(common.inputs, suffixes, common.recursive, left_out)
+        if left_out and left_out_kind and not common.quiet:
+            shown = ", ".join(left_out[:3]) + (f" and {len(left_out) - 3} more" if len(left_out) > 3 else "")
+            count = f"{len(left_out)} file{'s' * (len(left_out) > 1)}"
+            click.echo(f"flowzip: left out {count}, {left_out_kind}: {shown}", err=True)
         if name_target is None:
             targets = [""] * len(files)
         else:
-            targets = _targets(files, common.output, common.to_stdout, name_target)
-        tasks = [Task(f, t, common.force, **options) for f, t in zip(files, targets, strict=True)]
+            targets = _targets(files, common.output, common.to_stdout, common.out_dir, name_target)
+        made = common.out_dir is not None
+        tasks = [Task(f.path, t, common.force, make_dirs=made, **options) for f, t in zip(files, targets, strict=True)]
+        if common.skip_existing:
+            existing = [t for t in tasks if t.target not in ("", "-") and os.path.lexists(t.target)]
+            for t in existing if not common.quiet else ():
+                click.echo(f"flowzip: {t.source}: skipped, {t.target} exists", err=True)
+            tasks = [t for t in tasks if t not in existing]
         if run_tasks(worker, tasks, common.jobs, -1 if common.quiet else int(common.verbose)):
             sys.exit(1)
 
@@ -194,6 +232,7 @@ def compress_cmd(model: str | None, tile_size: int, verify: bool, **common: obje
         _CommonOptions(**common),
         IMAGE_SUFFIXES,
         lambda p: p.with_suffix(FILE_SUFFIX),
+        "not images Pillow reads",
         model=model,
         tile_size=tile_size,
         verify=verify,
