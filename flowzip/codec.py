@@ -13,6 +13,7 @@ orientation, animation frames) is named in a ``FlowzipWarning``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import warnings
 from collections.abc import Collection
@@ -190,16 +191,20 @@ def compress(
     instead where the classical coder codes it shorter so, up to ``EncoderSettings.whole_image_max_pixels``);
     ``progress(done, total)`` is called after each RGB tile; ``jobs`` tiles are coded at once (None: one per
     core). The bytes do not depend on ``jobs``. ``tools`` are what each RGB tile may be coded with, the
-    shortest winning: "flow", "classical" (and always "raw"); name one to measure it alone (None: those of
-    ``settings``, an ``EncoderSettings`` with the searches' other limits).
+    shortest winning: "flow", "classical" (and always "raw"), on an image of any size; name one to measure it
+    alone (None: those of ``settings``, an ``EncoderSettings`` with the searches' other limits, which tries the
+    flow only on images of at most ``flow_max_pixels``).
 
     The file is always read back through the decoder's checks of its header and section sizes; with ``verify``
     it is also decoded whole and compared with the input (as long again as the encoding where the flow codes
     tiles). Either failing is a ``FlowzipError``, never a file that does not decode.
     """
-    settings = settings if tools is None else dataclasses.replace(settings, tools=tuple(tools))
+    if tools is not None:  # exactly these, on any image
+        settings = dataclasses.replace(settings, tools=tuple(tools), flow_max_pixels=math.inf)
     p = _from_input(image)
     height, width, _ = p.pixels.shape
+    if height * width > settings.flow_max_pixels:
+        settings = dataclasses.replace(settings, tools=tuple(t for t in settings.tools if t != "flow"))
     if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
         raise FlowzipError(f"unsupported image size {width}x{height}: sides must be 1 to {MAX_SIDE}")
     tile_log2 = tile_size.bit_length() - 1

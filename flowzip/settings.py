@@ -4,6 +4,7 @@ settings to ``flowzip.compress``, never by changing module globals."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from flowzip.container import TILE_TOOLS
@@ -19,6 +20,11 @@ class EncoderSettings:
     tools: tuple[str, ...] = TILE_TOOLS
     # the model is not tried on a tile the classical coder codes in this many bits a subpixel
     flow_skip_bits: float = 0.25
+    # nor on any tile of an image of more pixels than this (64x64): on the dev sets and the synthetic set the flow
+    # won tiles worth 0.034 % of CBSD68's bytes, 0.010 % of waterloo's and none elsewhere, for 1.3-2.7 times the
+    # encode time (benchmarks/decisions/encoder_setting.py flow_max_pixels=inf); the pixel model below it saves
+    # 6-13 % (README)
+    flow_max_pixels: float = 1 << 12
     # The classical coder's try on the whole image, for images up to this size: on 1.6 and 6.3 MP mosaics of
     # photos it saved no byte and took 35-42 % of the encode time (benchmarks/decisions/encoder_setting.py); on small
     # photos it pays.
@@ -35,3 +41,13 @@ class EncoderSettings:
 
 
 DEFAULT_SETTINGS = EncoderSettings()
+
+
+# ``flowzip compress --effort``: 1, the classical coder alone, no learned model (fastest); 2, the default; 3, the
+# learned models tried on every tile of every image, however large
+EFFORTS = {
+    1: EncoderSettings(tools=tuple(t for t in TILE_TOOLS if t != "flow")),
+    2: DEFAULT_SETTINGS,
+    3: EncoderSettings(flow_max_pixels=math.inf),
+}
+DEFAULT_EFFORT = 2

@@ -123,6 +123,31 @@ def test_tiles_that_need_no_model_decode_without_it(tiny_model: Model, tmp_path:
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
 
 
+def test_each_effort_tries_what_it_says(tiny_model: Model, tmp_path: Path) -> None:
+    """Effort 1 never tries a learned model, and loads no PyTorch; effort 2 (the default) tries one only on
+    images of at most ``flow_max_pixels``; effort 3 on any image. The files all decode."""
+    from dataclasses import replace
+
+    from flowzip.settings import DEFAULT_EFFORT, DEFAULT_SETTINGS, EFFORTS
+
+    photo = make_image("photo", 40, 120, seed=4)  # 4,800 pixels
+    assert EFFORTS[DEFAULT_EFFORT] == DEFAULT_SETTINGS and photo[..., 0].size > DEFAULT_SETTINGS.flow_max_pixels
+    assert "flow" not in EFFORTS[1].tools
+    for effort, image, uses_flow in ((2, photo, False), (3, photo, True), (2, photo[:32, :32], True)):
+        flow_alone = replace(EFFORTS[effort], tools=("raw", "flow"))
+        data = flowzip.compress(image, model=tiny_model, settings=flow_alone)
+        assert ("flow" in coding_paths(data)) == uses_flow
+        assert np.array_equal(flowzip.decompress(data, model=tiny_model), image)
+    Image.fromarray(photo).save(tmp_path / "p.png")
+    code = (
+        "import sys, flowzip; from flowzip.settings import EFFORTS; from PIL import Image; "
+        "data = flowzip.compress(Image.open(sys.argv[1]), settings=EFFORTS[1]); flowzip.decompress(data); "
+        "print('torch' in sys.modules)"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p.png")], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+
+
 def test_wrong_model_is_named(tiny_model: Model, tmp_path: Path) -> None:
     from flowzip.learned.zoo import load_model_file, save_model
 

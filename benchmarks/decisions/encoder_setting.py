@@ -44,7 +44,7 @@ def changed_setting(assignment: str, tools: tuple[str, ...]) -> EncoderSettings:
     if name not in fields or name == "tools" or not value:
         raise SystemExit(f"expected NAME=VALUE with NAME among {sorted(set(fields) - {'tools'})}")
     current = getattr(DEFAULT_SETTINGS, name)
-    number = math.inf if value == "inf" else type(current)(float(value))
+    number = math.inf if value == "inf" else type(current)(float(value)) if current != math.inf else float(value)
     return dataclasses.replace(DEFAULT_SETTINGS, tools=tools, **{name: number})
 
 

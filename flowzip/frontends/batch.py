@@ -30,6 +30,7 @@ from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image
 from flowzip.container import DEFAULT_MAX_PIXELS
 from flowzip.errors import FlowzipError, FlowzipWarning, file_errors
 from flowzip.images import open_image
+from flowzip.settings import DEFAULT_SETTINGS, EncoderSettings
 
 # Pillow formats that store every mode flowzip decodes to without loss, and the options that make them so
 _LOSSLESS_OUTPUTS = {
@@ -108,6 +109,7 @@ class Task:
     tile_bar: bool = False  # show a progress bar over the tiles of this file (in-process runs only)
     tile_jobs: int = 1  # tiles of this file coded at once (threads); files in worker processes use one
     verify: bool = False  # compress: decode the file and compare it with the input before writing it
+    settings: EncoderSettings = DEFAULT_SETTINGS  # compress: what the encoder tries (``--effort``)
     make_dirs: bool = False  # make the target's missing folders (outputs in a folder of their own)
 
 
@@ -150,6 +152,7 @@ def compress_file(task: Task) -> Result:
             progress=progress,
             jobs=task.tile_jobs,
             verify=task.verify,
+            settings=task.settings,
         )
     _write_target(task, data)
     subpixels = image.width * image.height * len(image.getbands())

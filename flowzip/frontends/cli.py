@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ from flowzip.learned.zoo import (
     shipped_model_name,
     shipped_model_names,
 )
+from flowzip.settings import DEFAULT_EFFORT, EFFORTS
 
 
 def _targets(
@@ -200,6 +202,17 @@ def _code_files(
     _exit_on_error(body)
 
 
+_effort_option = click.option(
+    "-e",
+    "--effort",
+    type=click.IntRange(1, max(EFFORTS)),
+    default=DEFAULT_EFFORT,
+    show_default=True,
+    help="1: the classical coder alone, no learned model (fastest); 2: learned models only where they can pay; "
+    "3: learned models tried on every tile of every image (slowest).",
+)
+
+
 @main.command("compress")
 @_output_options
 @click.option(
@@ -216,10 +229,11 @@ def _code_files(
     show_default=True,
     help="Tile side, a power of two (the file may keep one tile for the whole image instead, where that is smaller).",
 )
+@_effort_option
 @click.option(
     "--verify", is_flag=True, help="Decode each file and compare it with its input before writing it (slower)."
 )
-def compress_cmd(model: str | None, tile_size: int, verify: bool, **common: object) -> None:
+def compress_cmd(model: str | None, tile_size: int, effort: int, verify: bool, **common: object) -> None:
     """Compress images (PNG, WebP, ... any format Pillow reads) to .fzi files; "-" reads standard input.
 
     \b
@@ -236,6 +250,7 @@ def compress_cmd(model: str | None, tile_size: int, verify: bool, **common: obje
         model=model,
         tile_size=tile_size,
         verify=verify,
+        settings=EFFORTS[effort],
     )
 
 
@@ -337,11 +352,15 @@ def info_cmd(inputs: tuple[str, ...]) -> None:
 _KIND_NAMES = {"image": "a PIL image", "array": "a numpy array (H, W, C)", "array2d": "a numpy array (H, W)"}
 
 
+_JSON_EVERY_S = 60.0  # bench --json rewrites its file this often, so that a stopped run can resume
+
+
 @main.command("bench")
 @click.argument("paths", nargs=-1, required=True)
 @click.option(
     "-m", "--model", default=None, help="A shipped model's name or a model file.  [default: as compress chooses]"
 )
+@_effort_option
 @click.option(
     "--compare",
     default="",
@@ -350,15 +369,23 @@ _KIND_NAMES = {"image": "a PIL image", "array": "a numpy array (H, W, C)", "arra
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N images.")
 @click.option("--native", is_flag=True, help="Keep each image's mode (L, P, 1, RGBA...) instead of converting to RGB.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write every number to this file.")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path),
+    help="Also write every number to this file (rewritten every minute as the run goes on).",
+)
+@click.option("--resume", is_flag=True, help="Go on with the run that --json's file holds: code only what it lacks.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing --json file.")
 def bench_cmd(
     paths: tuple[str, ...],
     model: str | None,
+    effort: int,
     compare: str,
     limit: int | None,
     native: bool,
     json_path: Path | None,
+    resume: bool,
     force: bool,
 ) -> None:
     """Measure flowzip on PATHS: folders of images (converted to RGB, or with --native as they are) or .npy
@@ -368,32 +395,68 @@ def bench_cmd(
     size of a complete .fzi file, encode and decode time, and a pixel-for-pixel check of the decode; with
     --compare, the same for classical codecs (jpegls and jxl need the optional imagecodecs package). Prints a
     markdown table of the totals (total bits / total subpixels) and, beside PNG, flowzip's worst ratio to it.
+    Files that cannot be read are left out and listed. Progress is a bar on a terminal, else a line per image.
 
     \b
-    flowzip bench ../shared/data/dev/cbsd68 --compare png,webp,jxl
-    flowzip bench ../shared/data/dev/waterloo --native --compare png,webp
-    flowzip bench cifar10-test.npy --limit 1000 --json cifar.json
+    flowzip bench photos/ --compare png,webp,jxl
+    flowzip bench scans/ --native --compare png,webp
+    flowzip bench images.npy --limit 1000 --json run.json      (again with --resume after a stop)
     """
-    from flowzip.frontends.bench import bench, reference_codec
+    from flowzip.frontends.bench import BenchResult, bench, reference_codec
     from flowzip.images import dataset_images
     from flowzip.learned.zoo import load_model
 
     def run() -> None:
-        if json_path is not None and json_path.exists() and not force:
-            raise FlowzipError(f"{json_path} already exists (use -f to overwrite)")
+        if resume and json_path is None:
+            raise click.UsageError("--resume goes on with the run in the --json file: name it")
+        done = None
+        if json_path is not None and json_path.exists():
+            if resume:
+                try:
+                    done = BenchResult.from_json(json.loads(json_path.read_bytes()))
+                except (ValueError, KeyError, TypeError) as e:
+                    raise FlowzipError(f"{json_path}: not a bench result to resume ({e})") from None
+                except FlowzipError as e:
+                    raise FlowzipError(f"{json_path}: {e}") from None
+            elif not force:
+                raise FlowzipError(f"{json_path} already exists (use -f to overwrite, or --resume to go on with it)")
         codecs = [reference_codec(name.strip()) for name in compare.split(",") if name.strip()]
         m = load_model(model) if model else None
-        count, images = dataset_images(list(paths), limit, native)
+        unreadable: list[str] = []
+        count, images = dataset_images(list(paths), limit, native, unreadable)
+        saved = time.monotonic()
+
+        def save(result: BenchResult) -> None:
+            result.unreadable = unreadable if done is None else sorted(set(done.unreadable) | set(unreadable))
+            if json_path is not None:
+                write_atomic(json_path, json.dumps(result.to_json(), indent=1).encode(), overwrite=True)
+
         with tqdm(total=count, unit="image", file=sys.stderr, disable=None, leave=False) as bar:
 
-            def progress(result) -> None:
-                bar.update(1)
-                bar.set_postfix(bpsp=f"{next(iter(result.codecs.values())).bits / result.subpixels:.3f}")
+            def progress(result: BenchResult) -> None:
+                nonlocal saved
+                row, flowzip_name = result.per_image[-1], next(iter(result.codecs))
+                total = result.codecs[flowzip_name].bits / result.subpixels
+                if bar.disable:  # a log, not a terminal: one line per image
+                    click.echo(
+                        f"[{result.images}/{count}] {row['name']}: "
+                        f"{row[flowzip_name] / row['subpixels']:.3f} bits/subpixel (all so far {total:.3f})",
+                        err=True,
+                    )
+                bar.update(result.images + len(unreadable) - bar.n)
+                bar.set_postfix(bpsp=f"{total:.3f}")
+                if time.monotonic() - saved > _JSON_EVERY_S:
+                    save(result)
+                    saved = time.monotonic()
 
-            result = bench(images, m, codecs, progress)
+            result = bench(images, m, codecs, progress, effort, done)
+        if not result.images:
+            more = f" (and {len(unreadable) - 1} more files that could not be read)" if len(unreadable) > 1 else ""
+            raise FlowzipError(f"{unreadable[0]}{more}")
+        save(result)
+        for line in unreadable:
+            click.echo(f"flowzip: {line} (left out)", err=True)
         click.echo(result.markdown())
-        if json_path is not None:
-            write_atomic(json_path, json.dumps(result.to_json(), indent=1).encode(), overwrite=force)
 
     _exit_on_error(run)
 
