@@ -126,13 +126,14 @@ def _npy_images(path: Path) -> np.ndarray:
 
 
 def dataset_images(
-    paths: Sequence[str], limit: int | None = None, native: bool = False
+    paths: Sequence[str], limit: int | None = None, native: bool = False, unreadable: list[str] | None = None
 ) -> tuple[int, Iterator[tuple[str, ImageLike]]]:
     """(count, iterator of (name, image)) over folders of images, image files and ``.npy`` arrays (N, H, W, 3).
 
     Folders are searched at any depth for image files (``IMAGE_SUFFIXES``), which are read as RGB arrays, or
     with ``native`` as PIL images in their own mode. Images are read one at a time as the iterator goes on;
-    ``limit`` keeps the first ones in the order given.
+    ``limit`` keeps the first ones in the order given. A file that cannot be read raises ``FlowzipError``, or,
+    given ``unreadable``, is left out and its one-line error appended there.
     """
     read = open_image if native else read_image_rgb
     sources: list[tuple[str, Callable[[], ImageLike]]] = []
@@ -152,7 +153,19 @@ def dataset_images(
     sources = sources[:limit] if limit is not None else sources
     if not sources:
         raise FlowzipError(f"no images found in {', '.join(paths)}")
-    return len(sources), ((name, load()) for name, load in sources)
+
+    def images() -> Iterator[tuple[str, ImageLike]]:
+        for name, load in sources:
+            try:
+                image = load()
+            except FlowzipError as e:
+                if unreadable is None:
+                    raise
+                unreadable.append(str(e) if str(e).startswith(name) else f"{name}: {e}")
+                continue
+            yield name, image
+
+    return len(sources), images()
 
 
 def load_rgb_images(paths: Sequence[str]) -> list[np.ndarray]:

@@ -13,7 +13,7 @@ from PIL import Image
 import flowzip
 from flowzip.frontends.bench import bench, reference_codec
 from flowzip.images import dataset_images
-from flowzip.learned.zoo import Model
+from flowzip.learned.zoo import Model, model_id
 
 from conftest import make_image
 from test_cli import run
@@ -56,8 +56,9 @@ def test_totals_are_real_file_sizes_and_the_model_likelihood(dataset: Path, tiny
 def test_without_a_model_it_measures_what_compress_chooses() -> None:
     images = [(f"img{s}", make_image("photo", 24, 16, seed=s)) for s in range(2)]
     result = bench(iter(images), None, [])
-    assert result.model == "default models" and list(result.codecs) == ["flowzip (default models)"]
-    assert result.codecs["flowzip (default models)"].bits == sum(8 * len(flowzip.compress(a)) for _, a in images)
+    label = f"effort 2: photo {model_id('photo').hex()}; cifar10 {model_id('cifar10').hex()} up to 64x64"
+    assert result.model == label.split(": ", 1)[1] and list(result.codecs) == [f"flowzip ({label})"]
+    assert result.codecs[f"flowzip ({label})"].bits == sum(8 * len(flowzip.compress(a)) for _, a in images)
     assert math.isclose(result.model_bits, sum(flowzip.model_code_length(a) for _, a in images))
 
 
@@ -95,6 +96,33 @@ def test_cli_table_json_and_limit(dataset: Path, tiny_model_path: Path) -> None:
     again = run(*args, "--limit", "1", "--json", "out.json", cwd=dataset)
     assert again.returncode == 1 and "out.json already exists" in again.stderr
     assert json.loads((dataset / "out.json").read_text()) == data, "an existing file is not replaced without -f"
+
+
+def test_a_long_run_survives_bad_files_logs_progress_and_resumes(dataset: Path, tiny_model_path: Path) -> None:
+    """An unreadable file is left out and listed, not the end of the run; without a terminal each image is a
+    line on stderr; --resume codes only the images the --json file lacks, and the totals are those of one run."""
+    (dataset / "images" / "broken.png").write_bytes(b"not a png")
+    args = ["bench", "arrays.npy", "images", "--model", str(tiny_model_path), "--compare", "png", "--json", "r.json"]
+    first = run(*args, "--limit", "3", cwd=dataset)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.count("bits/subpixel (all so far") == 3 and "[3/3] arrays.npy[2]" in first.stderr
+    resumed = run(*args, "--resume", cwd=dataset)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (
+        "broken.png: not a readable image" in resumed.stderr and "1 files could not be read" in resumed.stdout.decode()
+    )
+    assert resumed.stderr.count("bits/subpixel (all so far") == 2, "only the images the first run did not code"
+    assert run(*args[:-1], "whole.json", cwd=dataset).returncode == 0
+    kept, fresh = (json.loads((dataset / name).read_text()) for name in ("r.json", "whole.json"))
+    assert [r["name"] for r in kept["per_image"]] == [r["name"] for r in fresh["per_image"]]
+    assert {name: c["bits"] for name, c in kept["codecs"].items()} == {n: c["bits"] for n, c in fresh["codecs"].items()}
+    assert (
+        kept["unreadable"]
+        == fresh["unreadable"]
+        == [f"{Path('images') / 'broken.png'}: not a readable image (unknown format)"]
+    )
+    other = run(*args[:6], "png,webp", "--json", "r.json", "--resume", cwd=dataset)
+    assert other.returncode == 1 and "cannot resume" in other.stderr
 
 
 def test_native_modes_are_coded_as_they_are(dataset: Path, tiny_model: Model) -> None:

@@ -20,9 +20,11 @@ import numpy as np
 from PIL import Image
 
 from flowzip.codec import available_cores, compress, decompress, model_code_length
+from flowzip.container import MODEL_ID_BYTES
 from flowzip.errors import FlowzipError, FlowzipWarning
 from flowzip.images import ImageLike
-from flowzip.learned.zoo import Model
+from flowzip.learned.zoo import LARGE_IMAGE_MODEL, SMALL_IMAGE_MODEL, SMALL_IMAGE_SIDE, Model, shipped_model_hashes
+from flowzip.settings import DEFAULT_EFFORT, EFFORTS
 
 
 @dataclass(frozen=True)
@@ -107,17 +109,26 @@ def reference_codec(name: str) -> Codec:
     raise FlowzipError(f"unknown codec {name!r} for --compare: choose from png, webp, jpegls, jxl, jxl-e1..jxl-e10")
 
 
-def flowzip_codec(model: Model | None) -> Codec:
-    """flowzip itself, as the command line runs it (tiles on all cores; None: the default models by size)."""
+def flowzip_codec(model: Model | None, effort: int = DEFAULT_EFFORT) -> Codec:
+    """flowzip itself, as the command line runs it (tiles on all cores; None: the default models by size) at an
+    effort of ``flowzip.settings.EFFORTS``."""
     return Codec(
-        f"flowzip ({_model_label(model)})",
-        lambda a: compress(a, model=model),
+        f"flowzip (effort {effort}: {_model_label(model)})",
+        lambda a: compress(a, model=model, settings=EFFORTS[effort]),
         lambda data: decompress(data, model=model),
     )
 
 
 def _model_label(model: Model | None) -> str:
-    return "default models" if model is None else f"{model.name}, {model.short_id}"
+    """The model(s) flowzip codes with: one named, or the defaults by image size, each with its id."""
+    if model is not None:
+        return f"{model.name} {model.short_id}"
+    hashes = shipped_model_hashes()
+
+    def named(name: str) -> str:
+        return f"{name} {hashes[name][:MODEL_ID_BYTES].hex()}" if name in hashes else f"{name} (not installed)"
+
+    return f"{named(LARGE_IMAGE_MODEL)}; {named(SMALL_IMAGE_MODEL)} up to {SMALL_IMAGE_SIDE}x{SMALL_IMAGE_SIDE}"
 
 
 @dataclass
@@ -139,7 +150,34 @@ class BenchResult:
     model_bits: float = 0.0
     model_subpixels: int = 0  # of the images with RGB, the only ones the flow models
     codecs: dict[str, CodecTotals] = field(default_factory=dict)
-    per_image: list[dict] = field(default_factory=list)
+    per_image: list[dict] = field(default_factory=list)  # name, mode, subpixels, model bits, and per codec its
+    # bits (under its name) and encode and decode seconds (under "NAME seconds")
+    unreadable: list[str] = field(default_factory=list)  # one line for each file that could not be read
+
+    def add(self, row: dict) -> None:
+        """Count one image's row in the totals."""
+        self.images += 1
+        self.subpixels += row["subpixels"]
+        if row["model_bits"] is not None:
+            self.model_bits += row["model_bits"]
+            self.model_subpixels += row["subpixels"]
+        for name, totals in self.codecs.items():
+            totals.bits += row[name]
+            totals.encode_s += row[f"{name} seconds"][0]
+            totals.decode_s += row[f"{name} seconds"][1]
+        self.per_image.append(row)
+
+    @classmethod
+    def from_json(cls, data: dict) -> BenchResult:
+        """The result that ``to_json`` wrote, to resume its run."""
+        codecs = list(data["codecs"])
+        if any(f"{name} seconds" not in row for row in data["per_image"] for name in codecs):
+            raise FlowzipError("it has no times per image (written by an older flowzip): it cannot be resumed")
+        result = cls(model=data["model"], codecs={name: CodecTotals() for name in codecs})
+        for row in data["per_image"]:
+            result.add(row)
+        result.unreadable = list(data.get("unreadable", []))
+        return result
 
     def to_json(self) -> dict:
         """Plain data for ``json.dump``: totals in bits per subpixel and seconds, and every image's numbers."""
@@ -158,6 +196,7 @@ class BenchResult:
                 for name, t in self.codecs.items()
             },
             "per_image": self.per_image,
+            "unreadable": self.unreadable,
         }
 
     def markdown(self) -> str:
@@ -183,6 +222,9 @@ class BenchResult:
                 f"flowzip against PNG, image by image: at most {worst[ours] / worst[png]:.2f}x ({worst['name']}); "
                 f"{len(over)} more than 10 % + 100 bytes larger" + (f": {', '.join(over)}" if over else ""),
             ]
+        if self.unreadable:
+            lines += ["", f"{len(self.unreadable)} files could not be read and were left out:"]
+            lines += [f"- {line}" for line in self.unreadable]
         return "\n".join(lines)
 
 
@@ -191,17 +233,27 @@ def bench(
     model: Model | None,
     compare: list[Codec],
     progress: Callable[[BenchResult], None] | None = None,
+    effort: int = DEFAULT_EFFORT,
+    done: BenchResult | None = None,
 ) -> BenchResult:
-    """Code every image with flowzip (``model``, or None: as ``compress`` without one) and the ``compare``
-    codecs, verify every decode, and total the results.
+    """Code every image with flowzip (``model``, or None: as ``compress`` without one, at ``effort``) and the
+    ``compare`` codecs, verify every decode, and total the results; ``progress`` is called after each image.
+    Images already in ``done`` (a run of the same codecs, by name) are not coded again: their rows count as they
+    are.
 
     Raises FlowzipError if any codec does not give an image back exactly.
     """
     warnings.simplefilter("ignore", FlowzipWarning)  # a benchmark measures sizes; what it drops is no news here
-    codecs = [flowzip_codec(model), *compare]
-    result = BenchResult(model=_model_label(model))
-    result.codecs = {c.name: CodecTotals() for c in codecs}
+    codecs = [flowzip_codec(model, effort), *compare]
+    result = BenchResult(model=_model_label(model), codecs={c.name: CodecTotals() for c in codecs})
+    if done is not None:
+        if list(done.codecs) != list(result.codecs):
+            raise FlowzipError(f"cannot resume a run of {', '.join(done.codecs)} with this one")
+        result = done
+    finished = {row["name"] for row in result.per_image}
     for name, image in images:
+        if name in finished:
+            continue
         model_bits = model_code_length(image, model) if _has_rgb(image) else None
         row: dict = {
             "name": name,
@@ -217,17 +269,9 @@ def bench(
             end = time.perf_counter()
             if not np.array_equal(_rgba(decoded), _rgba(image)):
                 raise FlowzipError(f"{codec.name} did not decode {name} exactly")
-            totals = result.codecs[codec.name]
-            totals.bits += 8 * len(data)
-            totals.encode_s += middle - start
-            totals.decode_s += end - middle
             row[codec.name] = 8 * len(data)
-        result.images += 1
-        result.subpixels += row["subpixels"]
-        if model_bits is not None:
-            result.model_bits += model_bits
-            result.model_subpixels += row["subpixels"]
-        result.per_image.append(row)
+            row[f"{codec.name} seconds"] = [middle - start, end - middle]
+        result.add(row)
         if progress:
             progress(result)
     return result
