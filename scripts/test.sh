@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup-venv.sh
 python -m pip install --quiet -e ".[dev]"
-ruff check flowzip tests benchmarks examples
-ruff format --check flowzip tests benchmarks examples
+ruff check flowzip tests benchmarks examples scripts
+ruff format --check flowzip tests benchmarks examples scripts
 python -m pytest -q "$@"
