@@ -49,25 +49,25 @@ _MIX_BIAS = 77  # a constant input (0.3 in stretch units of 1/256)
 
 def _stretch_table() -> np.ndarray:
     """stretch[p] for p = 0..4095: the least x in -2047..2047 with squash(x) >= p (2047 if none), the inverse
-    of ``_squash``; integers only, so every platform builds the same table."""
+    of ``squash``; integers only, so every platform builds the same table."""
     table = np.full(4096, 2047, dtype=np.int64)
     p = 0
     for x in range(-2047, 2048):
-        v = _squash.py_func(x)  # the Python function: nothing to compile or load at import
+        v = squash.py_func(x)  # the Python function: nothing to compile or load at import
         table[p : v + 1] = x
         p = max(p, v + 1)
     return table
 
 
 @njit(nogil=True)
-def _squash(x: int) -> int:
+def squash(x: int) -> int:
     """4096 / (1 + e^(-x / 256)), interpolated linearly between the knots, for x clamped to -2047..2047."""
     x = min(max(x, -2047), 2047) + 2048
     lo, t = x >> 7, x & 127
     return (_SQUASH_KNOTS[lo] * (128 - t) + _SQUASH_KNOTS[lo + 1] * t + 64) >> 7
 
 
-_STRETCH = _stretch_table()
+STRETCH = _stretch_table()
 
 
 @njit(nogil=True)
@@ -96,11 +96,11 @@ def mixed_bit(
     inputs[MIX_INPUTS] = _MIX_BIAS
     for z in range(MIX_INPUTS):
         one = (1 << PROB_BITS[1]) - probs[contexts[z], slot, 0]  # the model's probability of a 1
-        inputs[z] = _STRETCH[min(max(one >> 3, 1), 4095)]
+        inputs[z] = STRETCH[min(max(one >> 3, 1), 4095)]
     dot = 0
     for z in range(MIX_INPUTS + 1):
         dot += (weights[rows[0], slot, z] + weights[rows[1], slot, z]) * inputs[z]
-    p = min(max(_squash(dot >> 17), 1), 4095)  # of a 1, in units of 2^-12
+    p = min(max(squash(dot >> 17), 1), 4095)  # of a 1, in units of 2^-12
     bit = code_bit(state, data, undo, bit, (state[RANGE] >> 12) * (4096 - p))
     if bit < 0:
         return -1
