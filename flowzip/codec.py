@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -40,7 +39,7 @@ from flowzip.container import (
     tile_tool,
     write_container,
 )
-from flowzip.errors import FlowzipError, FlowzipWarning
+from flowzip.errors import FlowzipError, warn
 from flowzip.images import ImageLike, check_8_bit
 from flowzip.learned.zoo import Model, ModelOnUse, default_model, find_model, load_model, model_id
 from flowzip.settings import DEFAULT_SETTINGS, EncoderSettings
@@ -116,7 +115,7 @@ def _from_input(image: ImageLike) -> _Pixels:
         raise FlowzipError(f"unsupported image mode {image.mode}: supported modes are {', '.join(MODES)}")
     check_8_bit(image)
     for lost in _unkept_metadata(image):
-        warnings.warn(lost, FlowzipWarning, stacklevel=3)
+        warn(lost)
     pixels = np.asarray(image)
     pixels = pixels.astype(np.uint8) if image.mode == "1" else pixels
     palette = None

@@ -67,9 +67,10 @@ def test_output_option_and_no_overwrite(workdir: Path, tiny_model_path: Path) ->
     assert r.returncode == 0 and np.array_equal(_pixels(workdir / "x.webp")[1], _pixels(workdir / "b.png")[1])
     r = run("decompress", "x.fzi", "-o", "x.jpg", *model, cwd=workdir)
     assert r.returncode == 1 and "lossless" in r.stderr and not (workdir / "x.jpg").exists()
-    same = run("compress", "a.png", "-o", "a.png", "-f", *model, cwd=workdir)
+    (workdir / "a.image").write_bytes((workdir / "a.png").read_bytes())  # a suffix compress may write
+    same = run("compress", "a.image", "-o", "a.image", "-f", *model, cwd=workdir)
     assert same.returncode == 1 and "would replace the input" in same.stderr
-    assert _pixels(workdir / "a.png")[1].shape == (24, 40, 3), "the input is untouched"
+    assert _pixels(workdir / "a.image")[1].shape == (24, 40, 3), "the input is untouched"
     r = run("compress", "a.png", "b.png", "-o", "y.fzi", *model, cwd=workdir)
     assert r.returncode == 2 and not (workdir / "y.fzi").exists()
 
@@ -179,6 +180,30 @@ def test_out_dir_mirrors_the_folders_and_skip_existing_makes_runs_incremental(
     assert both.returncode == 2 and "exclude each other" in both.stderr
     piped = run("compress", "-", "--out-dir", "o", *model, cwd=workdir, stdin=(workdir / "a.png").read_bytes())
     assert piped.returncode == 2 and "standard input has no name" in piped.stderr
+
+
+def test_compress_refuses_what_would_mislead(workdir: Path, tiny_model_path: Path) -> None:
+    """A .fzi file under an image's suffix, or a flowzip file coded again, as gzip refuses a .gz; --help offers
+    the current models and says why the older ones are there."""
+    model = ["--model", str(tiny_model_path)]
+    jpg = run("compress", "a.png", "-o", "t.jpg", *model, cwd=workdir)
+    assert jpg.returncode == 2 and "compress writes a .fzi file, not .jpg" in jpg.stderr
+    assert not (workdir / "t.jpg").exists()
+    assert run("compress", "a.png", *model, cwd=workdir).returncode == 0
+    again = run("compress", "a.fzi", "-o", "b.fzi", *model, cwd=workdir)
+    assert again.returncode == 1 and "a.fzi: already a flowzip file" in again.stderr
+    shown = " ".join(run("compress", "--help", cwd=workdir).stdout.decode().split())
+    assert "(cifar10, photo)" in shown and "Older models stay shipped only so that their files decode" in shown
+
+
+def test_a_disk_error_is_one_line_not_a_bug() -> None:
+    from flowzip.frontends.batch import Task, guarded
+
+    def failing(task: Task) -> None:
+        raise OSError(5, "Input/output error", "x.png")
+
+    result = guarded(failing, Task("x.png", "x.fzi", False, None))
+    assert result.error == "x.png: Input/output error"
 
 
 def test_a_missing_output_folder_fails_before_coding(workdir: Path, tiny_model_path: Path) -> None:

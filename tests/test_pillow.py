@@ -45,3 +45,20 @@ def test_not_a_flowzip_file_is_left_to_other_plugins(tmp_path: Path) -> None:
     Image.fromarray(make_image("noise", 8, 8)).save(tmp_path / "x.png")
     with Image.open(tmp_path / "x.png") as opened:
         assert opened.format == "PNG"
+
+
+def test_format_fzi_saves_and_warnings_point_at_the_callers_line() -> None:
+    """``save(format="fzi")`` works as ``format="png"`` does, and what is not kept is a warning about the line
+    that saved or compressed, not about flowzip's or Pillow's code."""
+    import io
+    import warnings
+
+    image = Image.fromarray(make_image("photo", 8, 8))
+    image.info["gamma"] = 0.45
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image.save(buffer, format="fzi")
+        flowzip.compress(image)
+    assert buffer.getvalue()[:2] == b"FZ"
+    assert [(Path(w.filename).name, w.category) for w in caught] == [(Path(__file__).name, flowzip.FlowzipWarning)] * 2

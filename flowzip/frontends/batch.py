@@ -27,7 +27,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image
-from flowzip.container import DEFAULT_MAX_PIXELS
+from flowzip.container import DEFAULT_MAX_PIXELS, MAGIC
 from flowzip.errors import FlowzipError, FlowzipWarning, file_errors
 from flowzip.images import open_image
 from flowzip.settings import DEFAULT_SETTINGS, EncoderSettings
@@ -142,6 +142,8 @@ def compress_file(task: Task) -> Result:
     """Compress an image file to a .fzi file; what flowzip does not keep of it goes to ``Result.note``."""
     start = time.perf_counter()
     raw = read_bytes(task.source)
+    if raw.startswith(MAGIC):  # as gzip will not compress a .gz
+        raise FlowzipError("already a flowzip file (decompress it to code it again)")
     image = open_image(io.BytesIO(raw), shown_name(task.source))
     with _tile_bar(task) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FlowzipWarning)
@@ -214,7 +216,7 @@ def _tile_bar(task: Task) -> Iterator[Callable[[int, int], None]]:
             bar.close()
 
 
-def _guarded(worker: Callable[[Task], Result], task: Task) -> Result:
+def guarded(worker: Callable[[Task], Result], task: Task) -> Result:
     """Run one task; any failure becomes a one-line error that names the file, never a traceback."""
     try:
         return worker(task)
@@ -222,6 +224,9 @@ def _guarded(worker: Callable[[Task], Result], task: Task) -> Result:
         return Result(task, error=naming(shown_name(task.source), str(e)))
     except MemoryError:
         return Result(task, error=f"{shown_name(task.source)}: out of memory")
+    except OSError as e:  # a disk or network error while reading or writing: not a bug
+        where = f"{e.filename}: " if e.filename and str(e.filename) != task.source else ""
+        return Result(task, error=naming(shown_name(task.source), f"{where}{e.strerror or e}"))
     except Exception as e:  # a bug: still one line, and the other files go on
         error = f"internal error ({type(e).__name__}: {e}); please report it"
         return Result(task, error=f"{shown_name(task.source)}: {error}")
@@ -296,10 +301,10 @@ def run_tasks(worker: Callable[[Task], Result], tasks: list[Task], jobs: int, ve
     )
     with contextlib.ExitStack() as stack:
         if in_process:
-            stream = (_guarded(worker, t) for t in tasks)
+            stream = (guarded(worker, t) for t in tasks)
         else:
             pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs))  # tasks code tiles on one thread
-            stream = pool.map(partial(_guarded, worker), tasks)
+            stream = pool.map(partial(guarded, worker), tasks)
         for r in stream:
             results.append(r)
             bar.update(1)

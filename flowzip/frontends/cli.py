@@ -42,8 +42,8 @@ from flowzip.learned.zoo import (
     LARGE_IMAGE_MODEL,
     SMALL_IMAGE_MODEL,
     SMALL_IMAGE_SIDE,
+    current_model_names,
     shipped_model_name,
-    shipped_model_names,
 )
 from flowzip.settings import DEFAULT_EFFORT, EFFORTS
 
@@ -219,9 +219,9 @@ _effort_option = click.option(
     "-m",
     "--model",
     default=None,
-    help=f"A shipped model ({', '.join(shipped_model_names()) or 'none installed'}) or a model file.  [default: "
+    help=f"A shipped model ({', '.join(current_model_names()) or 'none installed'}) or a model file.  [default: "
     f"{SMALL_IMAGE_MODEL} for images of at most {SMALL_IMAGE_SIDE}x{SMALL_IMAGE_SIDE} pixels, "
-    f"else {LARGE_IMAGE_MODEL}]",
+    f"else {LARGE_IMAGE_MODEL}]. Older models stay shipped only so that their files decode.",
 )
 @click.option(
     "--tile-size",
@@ -241,6 +241,11 @@ def compress_cmd(model: str | None, tile_size: int, effort: int, verify: bool, *
     flowzip compress - < in.png > out.fzi    a pipe
     flowzip compress -r photos/              every image under photos/, next to its source
     """
+    output = common["output"]
+    if isinstance(output, Path) and output.suffix.lower() in IMAGE_SUFFIXES:
+        raise click.UsageError(
+            f"{output}: compress writes a {FILE_SUFFIX} file, not {output.suffix} (name it {FILE_SUFFIX})"
+        )
     _code_files(
         compress_file,
         _CommonOptions(**common),

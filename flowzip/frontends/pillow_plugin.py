@@ -2,7 +2,7 @@
 
 Registered when ``flowzip`` is imported; ``register(model=...)`` (``flowzip.register_pillow_plugin``) sets the
 model used to decode files that were not written with a shipped model. Saving takes the options of
-``flowzip.compress``: ``img.save("x.fzi", model="photo", tile_size=256)``.
+``flowzip.compress``: ``img.save("x.fzi", model="photo", tile_size=256)``; the format is "FLOWZIP" or "fzi".
 """
 
 from __future__ import annotations
@@ -59,5 +59,6 @@ def register(model: str | None = None) -> None:
     _decode_model = model
     Image.register_open(FORMAT, FlowzipImageFile, _accept)
     Image.register_save(FORMAT, _save)
+    Image.register_save(FILE_SUFFIX[1:].upper(), _save)  # img.save(f, format="fzi"), as format="png" works
     Image.register_extension(FORMAT, FILE_SUFFIX)
     Image.register_mime(FORMAT, "image/x-flowzip")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -143,6 +144,12 @@ def shipped_model_names() -> list[str]:
     """Names of the models installed with flowzip."""
     folder = resources.files("flowzip.models")
     return sorted(p.name[: -len(MODEL_SUFFIX)] for p in folder.iterdir() if p.name.endswith(MODEL_SUFFIX))
+
+
+def current_model_names() -> list[str]:
+    """The shipped models to choose from: those not superseded. A superseded model keeps its name with its id
+    appended ("photo-ac451c9d") and stays shipped only so that files written with it decode."""
+    return [name for name in shipped_model_names() if not re.fullmatch(rf".+-[0-9a-f]{{{2 * MODEL_ID_BYTES}}}", name)]
 
 
 @cache
