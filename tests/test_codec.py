@@ -114,13 +114,21 @@ def test_tiles_that_need_no_model_decode_without_it(tiny_model: Model, tmp_path:
     assert "flow" not in coding_paths(data)
     assert np.array_equal(flowzip.decompress(data), drawing)
     (tmp_path / "x.fzi").write_bytes(data)
-    code = (
-        "import sys, flowzip; from pathlib import Path; "
-        "flowzip.decompress(Path(sys.argv[1]).read_bytes()); flowzip.compress(flowzip.decompress("
-        "Path(sys.argv[1]).read_bytes())); print('torch' in sys.modules)"
+    assert not _loads_torch(
+        "flowzip.decompress(path.read_bytes()); flowzip.compress(flowzip.decompress(path.read_bytes()))",
+        tmp_path / "x.fzi",
     )
-    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.fzi")], capture_output=True, text=True)
-    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+
+
+def _loads_torch(code: str, path: Path) -> bool:
+    """Whether ``code`` (with ``flowzip``, ``EFFORTS`` and ``path`` at hand) imports PyTorch in a fresh process."""
+    program = (
+        "import sys, flowzip; from pathlib import Path; from flowzip.settings import EFFORTS; "
+        f"path = Path(sys.argv[1]); {code}; print('torch' in sys.modules)"
+    )
+    r = subprocess.run([sys.executable, "-c", program, str(path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip() == "True"
 
 
 def test_each_effort_tries_what_it_says(tiny_model: Model, tmp_path: Path) -> None:
@@ -139,13 +147,8 @@ def test_each_effort_tries_what_it_says(tiny_model: Model, tmp_path: Path) -> No
         assert ("flow" in coding_paths(data)) == uses_flow
         assert np.array_equal(flowzip.decompress(data, model=tiny_model), image)
     Image.fromarray(photo).save(tmp_path / "p.png")
-    code = (
-        "import sys, flowzip; from flowzip.settings import EFFORTS; from PIL import Image; "
-        "data = flowzip.compress(Image.open(sys.argv[1]), settings=EFFORTS[1]); flowzip.decompress(data); "
-        "print('torch' in sys.modules)"
-    )
-    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p.png")], capture_output=True, text=True)
-    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+    from_png = "from PIL import Image; flowzip.decompress(flowzip.compress(Image.open(path), settings=EFFORTS[1]))"
+    assert not _loads_torch(from_png, tmp_path / "p.png")
 
 
 def test_wrong_model_is_named(tiny_model: Model, tmp_path: Path) -> None:
