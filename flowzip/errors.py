@@ -27,6 +27,11 @@ class FlowzipWarning(UserWarning):
     """Something of the input that is not kept (a second frame, a gamma chunk); one line meant for the user."""
 
 
+def naming(name: str, message: str) -> str:
+    """``message`` as a line that starts with the file it is about."""
+    return message if message.startswith(f"{name}:") else f"{name}: {message}"
+
+
 def warn(message: str) -> None:
     """Issue a ``FlowzipWarning`` that points at the first line outside flowzip and Pillow: the caller's
     ``flowzip.compress(...)`` or ``image.save(...)``."""

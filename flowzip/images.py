@@ -11,9 +11,8 @@ from typing import BinaryIO, NamedTuple
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from flowzip.errors import FlowzipError, file_errors
+from flowzip.errors import FlowzipError, file_errors, naming
 
-# what "an image file" means when folders are searched
 # what "an image file" means when folders are searched: every suffix of a format Pillow opens, but the formats
 # Pillow only identifies (BUFR, GRIB, HDF5 and MPEG stubs), those it opens through other programs (EPS through
 # Ghostscript, WMF on Windows alone), IPTC records, and flowzip's own files (with the Pillow plugin, .fzi)
@@ -161,7 +160,7 @@ def dataset_images(
             except FlowzipError as e:
                 if unreadable is None:
                     raise
-                unreadable.append(str(e) if str(e).startswith(name) else f"{name}: {e}")
+                unreadable.append(naming(name, str(e)))
                 continue
             yield name, image
 

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image
 from flowzip.container import DEFAULT_MAX_PIXELS, MAGIC
-from flowzip.errors import FlowzipError, FlowzipWarning, file_errors
+from flowzip.errors import FlowzipError, FlowzipWarning, file_errors, naming
 from flowzip.images import open_image
 from flowzip.settings import DEFAULT_SETTINGS, EncoderSettings
 
@@ -230,11 +230,6 @@ def guarded(worker: Callable[[Task], Result], task: Task) -> Result:
     except Exception as e:  # a bug: still one line, and the other files go on
         error = f"internal error ({type(e).__name__}: {e}); please report it"
         return Result(task, error=f"{shown_name(task.source)}: {error}")
-
-
-def naming(name: str, message: str) -> str:
-    """``message`` as a line that starts with the file it is about."""
-    return message if message.startswith(f"{name}:") else f"{name}: {message}"
 
 
 def _path_key(name: str) -> str:

@@ -20,10 +20,9 @@ import numpy as np
 from PIL import Image
 
 from flowzip.codec import available_cores, compress, decompress, model_code_length
-from flowzip.container import MODEL_ID_BYTES
 from flowzip.errors import FlowzipError, FlowzipWarning
 from flowzip.images import ImageLike
-from flowzip.learned.zoo import LARGE_IMAGE_MODEL, SMALL_IMAGE_MODEL, SMALL_IMAGE_SIDE, Model, shipped_model_hashes
+from flowzip.learned.zoo import LARGE_IMAGE_MODEL, SMALL_IMAGE_MODEL, SMALL_IMAGE_SIDE, Model, model_id
 from flowzip.settings import DEFAULT_EFFORT, EFFORTS
 
 
@@ -123,12 +122,8 @@ def _model_label(model: Model | None) -> str:
     """The model(s) flowzip codes with: one named, or the defaults by image size, each with its id."""
     if model is not None:
         return f"{model.name} {model.short_id}"
-    hashes = shipped_model_hashes()
-
-    def named(name: str) -> str:
-        return f"{name} {hashes[name][:MODEL_ID_BYTES].hex()}" if name in hashes else f"{name} (not installed)"
-
-    return f"{named(LARGE_IMAGE_MODEL)}; {named(SMALL_IMAGE_MODEL)} up to {SMALL_IMAGE_SIDE}x{SMALL_IMAGE_SIDE}"
+    large, small = (f"{name} {model_id(name).hex()}" for name in (LARGE_IMAGE_MODEL, SMALL_IMAGE_MODEL))
+    return f"{large}; {small} up to {SMALL_IMAGE_SIDE}x{SMALL_IMAGE_SIDE}"
 
 
 @dataclass

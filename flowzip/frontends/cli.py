@@ -23,14 +23,13 @@ from tqdm import tqdm
 from flowzip import __version__
 from flowzip.codec import DEFAULT_TILE_SIZE, CodedSection, available_cores, coded_sections, read_header
 from flowzip.container import DEFAULT_MAX_PIXELS, FILE_SUFFIX, MODES
-from flowzip.errors import FlowzipError
+from flowzip.errors import FlowzipError, naming
 from flowzip.frontends.batch import (
     Result,
     Task,
     check_file,
     compress_file,
     decompress_file,
-    naming,
     read_bytes,
     run_tasks,
     shown_name,
@@ -192,10 +191,10 @@ def _code_files(
         made = common.out_dir is not None
         tasks = [Task(f.path, t, common.force, make_dirs=made, **options) for f, t in zip(files, targets, strict=True)]
         if common.skip_existing:
-            existing = [t for t in tasks if t.target not in ("", "-") and os.path.lexists(t.target)]
-            for t in existing if not common.quiet else ():
+            exists = [t.target not in ("", "-") and os.path.lexists(t.target) for t in tasks]
+            for t in (t for t, e in zip(tasks, exists, strict=True) if e and not common.quiet):
                 click.echo(f"flowzip: {t.source}: skipped, {t.target} exists", err=True)
-            tasks = [t for t in tasks if t not in existing]
+            tasks = [t for t, e in zip(tasks, exists, strict=True) if not e]
         if run_tasks(worker, tasks, common.jobs, -1 if common.quiet else int(common.verbose)):
             sys.exit(1)
 
