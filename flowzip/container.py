@@ -16,8 +16,8 @@ from typing import NamedTuple
 from flowzip.errors import FlowzipError
 
 MAGIC = b"FZ"
-FORMAT_VERSION = 6  # what this flowzip writes
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
+FORMAT_VERSION = 7  # what this flowzip writes
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 MODEL_ID_BYTES = 4
 # format 6: a shipped model is named by its number here (one byte), any other by OTHER_MODEL then its id. Append
 # only: a number, once given, names that model for ever (tests/test_zoo.py checks every shipped model has one).
@@ -68,7 +68,7 @@ KINDS = ("image", "array", "array2d")
 _FLAG_ICC = 0x08
 _FLAG_COLOUR_KEY = 0x40  # format 2: a colour key (tRNS transparency) follows the palette field
 _FLAG_TILE_IMPLIED = 0x80  # format 2: no tile-size byte, the tile is the smallest that covers the image
-_FLAG_RESERVED = {1: 0xC0, 2: 0x00, 3: 0x00, 4: 0x00, 5: 0x00, 6: 0x00}
+_FLAG_RESERVED = {1: 0xC0, 2: 0x00, 3: 0x00, 4: 0x00, 5: 0x00, 6: 0x00, 7: 0x00}
 COLOUR_KEY_CHANNELS = {"RGB": 3, "L": 1, "1": 1}  # the modes that may have a colour key, and its values
 COLOUR_KEY_MAX = 65535  # PNG's tRNS holds 16-bit values
 MIN_TILE_LOG2, MAX_TILE_LOG2 = 5, 12

@@ -40,9 +40,10 @@ def test_corpus_exercises_every_tool() -> None:
 
 def test_corpus_exercises_each_context_coder() -> None:
     """Planes of format 2 files are context-coded by method 5, of format 3 files by method 6, of format 4 files by
-    method 7; classical RGB tiles of format 5 files by method 8. All must keep decoding."""
+    method 7; classical RGB tiles of format 5 files by method 8, of format 7 files by method 9. All must keep
+    decoding."""
     palette = TRANSFORMS.index("palette")
-    for version, method in zip(("v2", "v3", "v4", "v5"), CONTEXT_METHODS, strict=True):
+    for version, method in zip(("v2", "v3", "v4", "v5", "v7"), CONTEXT_METHODS, strict=True):
         methods = set()
         for path in sorted((CORPUS / version).glob("*.fzi")):
             header, sections = read_container(path.read_bytes())

@@ -7,7 +7,7 @@ import pytest
 from corpus import TESTS, decode, manifest, mismatches
 
 import flowzip
-from flowzip.classical.methods import MIXED_METHODS, PREDICTORS, TRANSFORMS, WARM_METHOD
+from flowzip.classical.methods import MIXED_METHODS, PHOTO_METHOD, PREDICTORS, TRANSFORMS
 from flowzip.codec import coding_paths
 from flowzip.container import COLOUR_KEY_CHANNELS, KINDS, MODES
 from flowzip.learned.zoo import shipped_model_names
@@ -25,13 +25,13 @@ def test_file_decodes_to_its_record(name: str) -> None:
 
 def _written_paths() -> set[str]:
     """Every path this flowzip writes: the raw and flow tools; the classical tool with each transform (the plain
-    subtract green only older flowzips wrote) and with LZMA2 or the warm-started context method; each predictor
+    subtract green only older flowzips wrote) and with LZMA2 or the photo coder (context method 9); each predictor
     with LZMA2 and the cold context method on a plane."""
     lzma = {f"{p} + LZMA2" for p in PREDICTORS}
     return (
         {"raw", "flow"}
         | {f"classical: {t}" for t in TRANSFORMS if t != "subtract green"}
-        | {f"classical coder: {c}" for c in ("none + LZMA2", f"context method {WARM_METHOD}")}
+        | {f"classical coder: {c}" for c in ("none + LZMA2", f"context method {PHOTO_METHOD}")}
         | {f"plane: {c}" for c in lzma | {f"context method {MIXED_METHODS[0]}"}}
     )
 

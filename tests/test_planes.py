@@ -12,19 +12,30 @@ import pytest
 from flowzip.classical import decode_plane, decode_rgb, encode_plane, encode_rgb, predicted
 from flowzip.classical.context_coder import context_decode, context_encode
 from flowzip.classical.lzma_coder import FAST_PRESET
-from flowzip.classical.methods import CONTEXT_METHODS, MIXED_METHODS, PREDICTORS, TRANSFORMS, WARM_METHOD
+from flowzip.classical.methods import (
+    CONTEXT_METHODS,
+    MIXED_METHODS,
+    PHOTO_METHOD,
+    PREDICTORS,
+    TRANSFORMS,
+    WARM_METHOD,
+)
 from flowzip.classical.predicted import encode_predicted
 from flowzip.classical.state import (
+    PHOTO_STATE,
+    PHOTO_STATE_SHA256,
     WARM_STATE,
     WARM_STATE_CHANNELS,
     WARM_STATE_SHA256,
-    load_state,
-    save_state,
-    state_hash,
+    MixedState,
+    PhotoState,
+    photo_state,
     warm_state,
 )
 from flowzip.classical.transforms import subtract_green
 from flowzip.errors import FlowzipError
+from flowzip.learned.tiny_net import TINY_NET, TINY_NET_SHA256, TinyNetWeights, from_checkpoint, tiny_net
+from flowzip.shipped import arrays_hash, load_arrays, save_arrays
 
 from conftest import make_image, shared_data
 
@@ -36,11 +47,11 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize(
     ("method", "channels"),
-    [(m, c) for m in CONTEXT_METHODS for c in (1, 3) if m != WARM_METHOD or c == WARM_STATE_CHANNELS],
+    [(m, c) for m in CONTEXT_METHODS for c in (1, 3) if m < WARM_METHOD or c == WARM_STATE_CHANNELS],
 )
 def test_context_coder_round_trip(content: str, shape: tuple[int, int], channels: int, method: int) -> None:
-    """Every version (formats 2 to 4's, which old files hold, and format 5's, which codes three channels), on
-    sizes down to one pixel."""
+    """Every version (formats 2 to 4's, which old files hold, and formats 5 and 7's, which code three
+    channels), on sizes down to one pixel."""
     pixels = make_image(content, *shape, channels=channels)
     coded = context_encode(pixels.copy(), 4 * pixels.size + 64, method)
     assert coded is not None and coded[0] == method
@@ -52,24 +63,26 @@ def test_context_coder_round_trip(content: str, shape: tuple[int, int], channels
 
 def test_each_context_coder_is_shorter_than_the_last() -> None:
     """Format 3's: faster adaptation and a shorter ending, most on small images, where a context sees few bits.
-    Format 4's: mixing more context models. Format 5's: starting from what photos taught method 7."""
+    Format 4's: mixing more context models. Format 5's: starting from what photos taught method 7. Format 7's:
+    the photo coder."""
     for shape in [(16, 16), (96, 96)]:
         photo = subtract_green(make_image("photo", *shape))
         lengths = [len(context_encode(photo, 10 * photo.size, method) or b"") for method in CONTEXT_METHODS]
-        assert lengths[3] < lengths[2] < lengths[1] < lengths[0], (shape, lengths)
+        assert lengths[4] < lengths[3] < lengths[2] < lengths[1] < lengths[0], (shape, lengths)
 
 
-def test_warm_method_refuses_other_channel_counts() -> None:
+@pytest.mark.parametrize("method", [WARM_METHOD, PHOTO_METHOD])
+def test_warm_methods_refuse_other_channel_counts(method: int) -> None:
     grey = make_image("photo", 8, 8, channels=1)
-    coded = context_encode(np.repeat(grey, 3, axis=2), 1000, WARM_METHOD)
+    coded = context_encode(np.repeat(grey, 3, axis=2), 1000, method)
     assert coded is not None
     with pytest.raises(FlowzipError, match="codes 3 channels"):
         context_decode(coded, 8, 8, 1)
 
 
-def test_the_encoder_starts_three_channels_warm() -> None:
+def test_the_encoder_codes_three_channels_with_the_photo_coder() -> None:
     photo = make_image("photo", 24, 24)
-    assert context_encode(photo, 10 * photo.size)[0] == WARM_METHOD
+    assert context_encode(photo, 10 * photo.size)[0] == PHOTO_METHOD
     assert context_encode(photo[:, :, :1], 10 * photo.size)[0] == MIXED_METHODS[0]
 
 
@@ -111,7 +124,7 @@ def test_the_strongest_lzma2_preset_runs_only_where_it_may_win(monkeypatch: pyte
     )
     ratio = 1.0  # the test photo is smoother than real ones
     photo = make_image("photo", 96, 96)
-    assert encode_predicted(photo, None, ratio)[0] == WARM_METHOD
+    assert encode_predicted(photo, None, ratio)[0] == PHOTO_METHOD
     assert presets == [(FAST_PRESET,)], "a photo pays for one fast LZMA2 pass"
     presets.clear()
     encode_predicted(photo[:, :, :1].copy(), None, ratio)
@@ -123,22 +136,36 @@ def test_the_strongest_lzma2_preset_runs_only_where_it_may_win(monkeypatch: pyte
     assert coded == encode_predicted(stripes, None, np.inf)
 
 
-def test_a_damaged_warm_state_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    state = warm_state()
-    state.probs[0, 0, 0] += 1  # a copy on disk with one probability changed
-    try:
-        save_state(state, tmp_path / WARM_STATE)
-    finally:
-        state.probs[0, 0, 0] -= 1
-    monkeypatch.setattr("flowzip.classical.state.resources.files", lambda package: tmp_path)
+SHIPPED = [
+    (WARM_STATE, MixedState, warm_state),
+    (PHOTO_STATE, PhotoState, photo_state),
+    (TINY_NET, TinyNetWeights, tiny_net),
+]
+
+
+@pytest.mark.parametrize(("name", "kind", "loader"), SHIPPED, ids=[name for name, _, _ in SHIPPED])
+def test_damaged_shipped_arrays_are_refused(name: str, kind: type, loader, tmp_path: Path, monkeypatch) -> None:
+    arrays = loader()
+    changed = kind(*(a.copy() for a in arrays))
+    changed[0].flat[0] += 1  # a copy on disk with one number changed
+    save_arrays(changed, tmp_path / name)
+    monkeypatch.setattr("flowzip.shipped.resources.files", lambda package: tmp_path)
     with pytest.raises(FlowzipError, match="damaged"):
-        warm_state.__wrapped__()
+        loader.__wrapped__()
 
 
-def test_the_shipped_warm_state_is_what_the_training_photos_teach(tmp_path: Path) -> None:
-    """``python -m benchmarks.context_state`` rebuilds the shipped state exactly from the training photos."""
+@pytest.mark.parametrize(("method", "sha256"), [(WARM_METHOD, WARM_STATE_SHA256), (PHOTO_METHOD, PHOTO_STATE_SHA256)])
+def test_the_shipped_states_are_what_the_training_photos_teach(method: int, sha256: str, tmp_path: Path) -> None:
+    """``python -m benchmarks.context_state`` rebuilds each shipped state exactly from the training photos."""
     photos = shared_data("photos", "train")
     out = tmp_path / "state.npz"
     command = [sys.executable, "-m", "benchmarks.context_state", "--photos", str(photos), "--out", str(out)]
-    subprocess.run(command, check=True, cwd=ROOT)
-    assert state_hash(load_state(out)) == WARM_STATE_SHA256
+    subprocess.run([*command, "--method", str(method)], check=True, cwd=ROOT)
+    kind = PhotoState if method == PHOTO_METHOD else MixedState
+    assert arrays_hash(load_arrays(out, kind)) == sha256
+
+
+def test_the_shipped_network_is_its_checkpoint_rounded() -> None:
+    """``benchmarks/decisions/tiny_net.py --ship`` makes the shipped integer network from its float checkpoint."""
+    net = from_checkpoint(ROOT / "models" / "checkpoints" / "tiny-net-1.pt")
+    assert arrays_hash(net) == TINY_NET_SHA256

@@ -42,14 +42,12 @@ from flowzip.classical.context_coder import context_encode
 from flowzip.classical.contexts import ACTIVITY_CONTEXTS, SHAPES, bias, context_model, half_octave, learn
 from flowzip.classical.mixer import (
     EARLIER_CONTEXTS,
-    ERROR_STEPS,
     MIX_INPUTS,
     MIX_SLOTS,
     MODEL_CONTEXTS,
-    MODEL_OFFSETS,
     SIGN_SLOT,
     STRETCH,
-    signed_step,
+    model_contexts,
     squash,
 )
 from flowzip.classical.predictors import context_neighbours, median_edge
@@ -57,6 +55,7 @@ from flowzip.classical.range_coder import PROB_BITS, adapt
 from flowzip.classical.transforms import subtract_green
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
 from flowzip.jit import njit
+from flowzip.learned.tiny_net import OTHER, SAME
 
 FEATURES = ("predictors", "lms", "models", "apm", "net")
 _COST = np.array([-math.log2(max(p, 0.5) / 4096) for p in range(4097)])  # bits of a 12-bit probability
@@ -66,8 +65,6 @@ _LMS_SHIFT = 6  # the filter's step: chosen on the training photos from 4..8
 _APM_RATE = 6
 _EXTRA_MODELS = 5  # four context models, and the net's input
 _EXTRA_ROWS = 4096  # contexts per extra model and channel
-_SAME = ((0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-1, -2), (-1, 2), (-2, -1), (-2, 1))
-_OTHER = ((0, -1), (-1, 0), (-1, 1))
 
 
 @njit(nogil=True)
@@ -91,8 +88,8 @@ def _net(pixels, i, j, k, w1, b1, w2, b2, features, hidden) -> tuple[float, floa
     """(mean, scale) of subpixel (i, j, k) under the tiny network (``tiny_net.features``'s inputs)."""
     base = (_at(pixels, i, j - 1, k) + _at(pixels, i - 1, j, k)) / 2.0
     f = 0
-    for t in range(len(_SAME)):
-        features[f] = (_at(pixels, i + _SAME[t][0], j + _SAME[t][1], k) - base) / 32.0
+    for t in range(len(SAME)):
+        features[f] = (_at(pixels, i + SAME[t][0], j + SAME[t][1], k) - base) / 32.0
         f += 1
     for other in range(3):
         if other == k:
@@ -100,8 +97,8 @@ def _net(pixels, i, j, k, w1, b1, w2, b2, features, hidden) -> tuple[float, floa
         other_base = (_at(pixels, i, j - 1, other) + _at(pixels, i - 1, j, other)) / 2.0
         features[f] = (np.int64(pixels[i, j, other]) - other_base) / 32.0 if other < k else 0.0
         f += 1
-        for t in range(len(_OTHER)):
-            features[f] = (_at(pixels, i + _OTHER[t][0], j + _OTHER[t][1], other) - other_base) / 32.0
+        for t in range(len(OTHER)):
+            features[f] = (_at(pixels, i + OTHER[t][0], j + OTHER[t][1], other) - other_base) / 32.0
             f += 1
     for c in range(3):
         features[f + c] = 1.0 if c == k else 0.0
@@ -218,7 +215,7 @@ def code_length(pixels: np.ndarray, on: np.ndarray, w1, b1, w2, b2) -> float:
                 norm = 64
                 if use_lms:
                     for t in range(10):
-                        lms_in[t] = 8 * _at(pixels, i + _SAME[t][0], j + _SAME[t][1], k) - blend8
+                        lms_in[t] = 8 * _at(pixels, i + SAME[t][0], j + SAME[t][1], k) - blend8
                     lms_in[10] = 8 * residuals[0] if k > 0 else 0
                     lms_in[11] = 8 * residuals[1] if k > 1 else 0
                     lms_in[12] = predictions[0] - blend8
@@ -232,28 +229,15 @@ def code_length(pixels: np.ndarray, on: np.ndarray, w1, b1, w2, b2) -> float:
                 p = (pred + bias(sums, counts, k, bias_ctx)) & 255
                 x = np.int64(pixels[i, j, k])
                 e = ((x - p + 128) & 255) - 128
-                # method 7's models
+                base = k * rows_per_channel
+                earlier = model_contexts(
+                    contexts, errors, signed, i, j, k, (a, b, c, d), ctx, bias_ctx, pred, predictions[0] // 8, base
+                )
                 err_w = errors[i, j - 1, k] if j > 0 else 0
                 err_n = errors[i - 1, j, k] if i > 0 else 0
                 err_nw = errors[i - 1, j - 1, k] if i > 0 and j > 0 else 0
                 err_ne = errors[i - 1, j + 1, k] if i > 0 and j + 1 < w else 0
-                previous = half_octave(errors[i, j, k - 1], 11) if k > 0 else 0
-                gap = half_octave(abs(pred - predictions[0] // 8), 15)
-                earlier = (2 * ERROR_STEPS + 1) * signed_step(signed[k - 1] if k > 0 else 0)
-                earlier += signed_step(signed[k - 2] if k > 1 else 0)
-                texture = int(a > pred) + 2 * int(b > pred) + 4 * int(c > pred) + 8 * int(d > pred)
-                texture += 16 * int(2 * a - c > pred) + 32 * int(2 * b - c > pred)
                 left_q, above_q = half_octave(err_w, 7), half_octave(err_n, 7)
-                base = k * rows_per_channel
-                contexts[0] = ctx
-                contexts[1] = bias_ctx
-                contexts[2] = 64 * left_q + 8 * above_q + half_octave(err_nw, 7)
-                contexts[3] = 10 * previous + min(ctx // 2, 9)
-                contexts[4] = 8 * gap + left_q
-                contexts[5] = EARLIER_CONTEXTS * ctx + earlier
-                contexts[6] = 8 * texture + min(ctx // 3, 7)
-                for z in range(MIX_INPUTS):
-                    contexts[z] += base + MODEL_OFFSETS[z]
                 # the candidates' models
                 extra = base + MODEL_CONTEXTS
                 err_ww = errors[i, j - 2, k] if j > 1 else 0

@@ -1,7 +1,8 @@
 """Train the tiny network of ``benchmarks/decisions/photo_coder.py``: a subpixel's discretized logistic from its
 causal neighbours.
 
-    python -m benchmarks.decisions.tiny_net [--hidden 16] [--steps 20000] [--out runs/tiny-net/net.pt]
+    python -m benchmarks.decisions.tiny_net [--hidden 16] [--steps 60000] [--out runs/tiny-net/net.pt]
+    python -m benchmarks.decisions.tiny_net --ship models/tiny-net-N.npz [--out runs/tiny-net/net.pt]
 
 Inputs, in the centred subtract-green space that the classical coder codes, channel by channel (0, 1, 2): ten
 causal neighbours in the same channel, and for each other channel its value at this pixel if coded already and
@@ -10,6 +11,10 @@ channel as one-hot. One hidden layer of ReLUs gives the logistic's mean (relativ
 of 32) and log-scale. Trained with Adam on random 68x68 crops of the training photos (the first three held out,
 scored on their 200x200 top-left corners every 250 steps, in bits per subpixel) on one thread: about 90 s for
 20,000 steps. The learning rate falls from 3e-3 to 1e-3 for the last third.
+
+``--ship`` writes the trained network ``--out`` rounded to integers (``flowzip.learned.tiny_net.from_checkpoint``), as
+method 9 runs it, and prints its hash (the format spec's name for it). The shipped ``tiny-net-1.npz`` is this
+script's default run.
 """
 
 from __future__ import annotations
@@ -25,9 +30,9 @@ from torch import nn
 from benchmarks.paths import RUNS, TRAIN_PHOTOS
 from flowzip.classical.transforms import subtract_green
 from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
+from flowzip.learned.tiny_net import OTHER, SAME, from_checkpoint
+from flowzip.shipped import arrays_hash, save_arrays
 
-SAME = ((0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-1, -2), (-1, 2), (-2, -1), (-2, 1))
-OTHER = ((0, -1), (-1, 0), (-1, 1))  # causal in every channel: pixels before this one
 _MARGIN = 2  # the neighbours reach two pixels back, so crops lose two pixels at the top and the sides
 
 
@@ -78,9 +83,15 @@ def bits(offset: torch.Tensor, log_scale: torch.Tensor, target: torch.Tensor, ba
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=20000)
+    parser.add_argument("--steps", type=int, default=60000)
     parser.add_argument("--out", type=Path, default=RUNS / "tiny-net" / "net.pt")
+    parser.add_argument("--ship", type=Path, help="write the trained --out as method 9's integer network here")
     args = parser.parse_args()
+    if args.ship:
+        net = from_checkpoint(args.out)
+        save_arrays(net, args.ship)
+        print(f"{args.ship}: SHA-256 {arrays_hash(net)}")
+        return
     torch.set_num_threads(1)
     files = sorted(p for p in TRAIN_PHOTOS.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     images = [torch.from_numpy(subtract_green(read_image_rgb(f)).astype(np.float32)).permute(2, 0, 1) for f in files]

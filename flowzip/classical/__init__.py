@@ -10,6 +10,7 @@ be transformed (subtract green, or a palette). Laid out like libjxl's ``modular/
 - ``predictors``: the fixed causal predictors and method 6's blend;
 - ``lzma_coder``: raw LZMA2 streams;
 - ``range_coder``, ``contexts``, ``mixer``, ``state``, ``context_coder``: the context coder (methods 5 to 8);
+- ``photo_coder``: its method 9, with the learned network of ``flowzip.learned.tiny_net``;
 - ``predicted``: the choice between LZMA2 and the context coder, with the method byte;
 - ``plane`` and ``rgb``: what the codec calls. Section layouts are in ``docs/format.md``.
 """

@@ -1,13 +1,13 @@
-"""The context coder (methods 5 to 8): a prediction corrected by the mean error seen in its context (as in
-LOCO-I), the residual coded bit by bit with the binary range coder under contexts of local activity. The layout
-and the model are specified in docs/format.md ("Context-coded data").
+"""The context coder: a prediction corrected by the mean error seen in its context (as in LOCO-I), the residual
+coded bit by bit with the binary range coder under contexts of local activity. The layout and the model are
+specified in docs/format.md ("Context-coded data").
 
-Four versions, by the method byte: format 2's (method 5), the median edge detector's prediction; format 3's
+Five versions, by the method byte: format 2's (method 5), the median edge detector's prediction; format 3's
 (method 6), a blend of four predictions, which adapts fast while a context is new (small images learn their
 statistics sooner), keeps finer probabilities (near-certain bits in flat areas cost less) and ends its stream
 in fewer bytes; format 4's (method 7), which codes each of method 6's bits under a mix of seven context models'
 probabilities (``flowzip.classical.mixer``); format 5's (method 8), method 7 starting from what it learnt on
-photos (``flowzip.classical.state``).
+photos (``flowzip.classical.state``); format 7's (method 9), the photo coder (``flowzip.classical.photo_coder``).
 """
 
 from __future__ import annotations
@@ -20,26 +20,24 @@ from flowzip.classical.contexts import (
     SHAPES,
     bias,
     context_model,
-    half_octave,
     learn,
     unary_slots,
 )
-from flowzip.classical.methods import CONTEXT_METHODS, MIXED_METHODS, WARM_METHOD
+from flowzip.classical.methods import CONTEXT_METHODS, MIXED_METHODS, PHOTO_METHOD, WARM_METHOD
 from flowzip.classical.mixer import (
-    EARLIER_CONTEXTS,
-    ERROR_STEPS,
     MIX_INPUTS,
     MODEL_CONTEXTS,
-    MODEL_OFFSETS,
     SIGN_SLOT,
     mixed_bit,
-    signed_step,
+    model_contexts,
 )
+from flowzip.classical.photo_coder import photo_code
 from flowzip.classical.predictors import SUB_PREDICTORS, blended_prediction, context_neighbours, median_edge
 from flowzip.classical.range_coder import PROB_BITS, code_adaptive_bit, coder_state, finish
-from flowzip.classical.state import WARM_STATE_CHANNELS, cold_state, warm_state
+from flowzip.classical.state import WARM_STATE_CHANNELS, cold_state, photo_state, warm_state
 from flowzip.errors import FlowzipError
 from flowzip.jit import njit
+from flowzip.learned.tiny_net import tiny_net
 
 
 @njit(nogil=True, inline="always")  # as a call, once a subpixel, it cost methods 7 and 8 about 10 % more time
@@ -171,25 +169,10 @@ def mixed_code(
                 a, b, c, d, ctx, bias_ctx, pred, p = _predict(
                     pixels, i, j, k, errors, sub_errors, sub, sums, counts, True
                 )
-                left = half_octave(errors[i, j - 1, k], 7) if j > 0 else 0
-                above = half_octave(errors[i - 1, j, k], 7) if i > 0 else 0
-                above_left = half_octave(errors[i - 1, j - 1, k], 7) if i > 0 and j > 0 else 0
-                previous = half_octave(errors[i, j, k - 1], 11) if k > 0 else 0
-                gap = half_octave(abs(pred - sub[0] // 8), 15)
-                earlier = (2 * ERROR_STEPS + 1) * signed_step(signed[k - 1] if k > 0 else 0)
-                earlier += signed_step(signed[k - 2] if k > 1 else 0)
-                texture = int(a > pred) + 2 * int(b > pred) + 4 * int(c > pred) + 8 * int(d > pred)
-                texture += 16 * int(2 * a - c > pred) + 32 * int(2 * b - c > pred)
-                contexts[0] = ctx
-                contexts[1] = bias_ctx
-                contexts[2] = 64 * left + 8 * above + above_left
-                contexts[3] = 10 * previous + min(ctx // 2, 9)
-                contexts[4] = 8 * gap + left
-                contexts[5] = EARLIER_CONTEXTS * ctx + earlier
-                contexts[6] = 8 * texture + min(ctx // 3, 7)
                 base = k * MODEL_CONTEXTS
-                for z in range(MIX_INPUTS):
-                    contexts[z] += base + MODEL_OFFSETS[z]
+                earlier = model_contexts(
+                    contexts, errors, signed, i, j, k, (a, b, c, d), ctx, bias_ctx, pred, sub[0] // 8, base
+                )
                 rows[0], rows[1] = ctx, ACTIVITY_CONTEXTS + earlier
                 e = 0 if undo else ((np.int32(pixels[i, j, k]) - p + 128) & 255) - 128
                 e = _mixed_residual(state, data, undo, e, probs, contexts, weights[k], rows, inputs, base + bias_ctx)
@@ -254,9 +237,11 @@ def _mixed_residual(
 def _run_context_coder(pixels: np.ndarray, data: np.ndarray, undo: bool, method: int) -> int:
     """Code ``pixels`` into ``data`` (or, ``undo``, decode) with context method ``method``: what
     ``_context_code`` or ``mixed_code`` returns."""
+    if method in (WARM_METHOD, PHOTO_METHOD) and pixels.shape[2] != WARM_STATE_CHANNELS:
+        raise FlowzipError(f"corrupt plane data (context method {method} codes {WARM_STATE_CHANNELS} channels)")
+    if method == PHOTO_METHOD:
+        return photo_code(pixels, data, undo, *(a.copy() for a in photo_state()), tiny_net())
     if method == WARM_METHOD:
-        if pixels.shape[2] != WARM_STATE_CHANNELS:
-            raise FlowzipError(f"corrupt plane data (context method {method} codes {WARM_STATE_CHANNELS} channels)")
         return mixed_code(pixels, data, undo, *(a.copy() for a in warm_state()))
     if method == MIXED_METHODS[0]:
         return mixed_code(pixels, data, undo, *cold_state(pixels.shape[2]))
@@ -265,10 +250,9 @@ def _run_context_coder(pixels: np.ndarray, data: np.ndarray, undo: bool, method:
 
 def context_encode(pixels: np.ndarray, budget: int, method: int | None = None) -> bytes | None:
     """Context-coded data of ``pixels`` (H, W, C), the method byte first, or None if longer than ``budget``.
-    By default the method is ``WARM_METHOD`` for three channels (always the shorter on photos, and on small
-    images by far: models/README.md, "The classical coder's starting state"), else method 7."""
+    By default the method is ``PHOTO_METHOD`` for three channels, else method 7."""
     if method is None:
-        method = WARM_METHOD if pixels.shape[2] == WARM_STATE_CHANNELS else MIXED_METHODS[0]
+        method = PHOTO_METHOD if pixels.shape[2] == WARM_STATE_CHANNELS else MIXED_METHODS[0]
     fast = method != CONTEXT_METHODS[0]
     out = np.empty(max(budget - 1 + fast, 0), dtype=np.uint8)
     written = _run_context_coder(pixels, out, False, method)

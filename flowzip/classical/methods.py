@@ -11,11 +11,12 @@ PREDICTORS = ("none", "left", "up", "paeth", "med")
 TRANSFORMS = ("identity", "subtract green", "palette", "subtract green, centred")
 
 
-# The context coder's four versions (``flowzip.classical.context_coder``), by the method byte: format 2's (5),
-# format 3's (6), format 4's (7, the mixing coder) and format 5's (8, method 7 from a state learnt on photos).
-# This flowzip writes method 8 for three channels, 7 for one, and reads all four.
-CONTEXT_METHODS = tuple(range(len(PREDICTORS), len(PREDICTORS) + 4))  # 5, 6, 7, 8
-MIXED_METHODS = CONTEXT_METHODS[2:]  # 7, and 8: 7 starting from a state learnt on photos (WARM_STATE)
+# The context coder's five versions (``flowzip.classical.context_coder``), by the method byte: format 2's (5),
+# format 3's (6), format 4's (7, the mixing coder), format 5's (8, method 7 from a state learnt on photos) and
+# format 7's (9, the photo coder: ``flowzip.classical.photo_coder``). This flowzip writes method 9 for three
+# channels, 7 for one, and reads all five.
+CONTEXT_METHODS = tuple(range(len(PREDICTORS), len(PREDICTORS) + 5))  # 5, 6, 7, 8, 9
+MIXED_METHODS = CONTEXT_METHODS[2:4]  # 7, and 8: 7 starting from a state learnt on photos (WARM_STATE)
 
 
 # Method 8 starts from the state that method 7 reaches on photos (WARM_STATE, learnt by
@@ -23,6 +24,9 @@ MIXED_METHODS = CONTEXT_METHODS[2:]  # 7, and 8: 7 starting from a state learnt 
 # photo shares (9 % of a 32x32 crop's bits, models/README.md). The format spec names the file by this hash: a
 # new state needs a new method number, as a new flow needs a new model id.
 WARM_METHOD = MIXED_METHODS[1]
+# Method 9 adds predictors, an LMS filter, models, refinement stages and a learned network's probabilities to
+# method 7's, and starts from its own learnt state (PHOTO_STATE) with the network TINY_NET.
+PHOTO_METHOD = CONTEXT_METHODS[4]
 
 
 def describe_predicted(data: bytes) -> str:

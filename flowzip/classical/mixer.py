@@ -43,8 +43,8 @@ _MODEL_SIZES = (  # contexts of each model (per channel and slot)
 MODEL_OFFSETS = np.cumsum(np.array((0, *_MODEL_SIZES[:-1]), dtype=np.int64))
 MODEL_CONTEXTS = sum(_MODEL_SIZES)  # per channel
 MIX_INPUTS = len(_MODEL_SIZES)
-_MIX_RATE = 10  # a weight moves by input * (bit * 4096 - p) * rate / 2^14 (weights in units of 2^-16)
-_MIX_BIAS = 77  # a constant input (0.3 in stretch units of 1/256)
+MIX_RATE = 10  # a weight moves by input * (bit * 4096 - p) * rate / 2^14 (weights in units of 2^-16)
+MIX_BIAS = 77  # a constant input (0.3 in stretch units of 1/256)
 
 
 def _stretch_table() -> np.ndarray:
@@ -77,6 +77,47 @@ def signed_step(e: int) -> int:
     return ERROR_STEPS + (q if e >= 0 else -q)
 
 
+@njit(nogil=True, inline="always")
+def model_contexts(
+    contexts: np.ndarray,
+    errors: np.ndarray,
+    signed: np.ndarray,
+    i: int,
+    j: int,
+    k: int,
+    neighbours: tuple[int, int, int, int],
+    ctx: int,
+    bias_ctx: int,
+    pred: int,
+    median: int,
+    base: int,
+) -> int:
+    """The seven models' contexts of subpixel (i, j, k) into ``contexts[:MIX_INPUTS]``, each offset by ``base +
+    MODEL_OFFSETS[z]``, from its neighbours (a, b, c, d), activity and bias contexts, prediction ``pred``, the
+    median edge detector's ``median``, the error map and the earlier channels' errors at this pixel
+    (``signed``). Returns the context of those errors, which also chooses the mixer's second weight set."""
+    a, b, c, d = neighbours
+    left = half_octave(errors[i, j - 1, k], 7) if j > 0 else 0
+    above = half_octave(errors[i - 1, j, k], 7) if i > 0 else 0
+    above_left = half_octave(errors[i - 1, j - 1, k], 7) if i > 0 and j > 0 else 0
+    previous = half_octave(errors[i, j, k - 1], 11) if k > 0 else 0
+    gap = half_octave(abs(pred - median), 15)
+    earlier = (2 * ERROR_STEPS + 1) * signed_step(signed[k - 1] if k > 0 else 0)
+    earlier += signed_step(signed[k - 2] if k > 1 else 0)
+    texture = int(a > pred) + 2 * int(b > pred) + 4 * int(c > pred) + 8 * int(d > pred)
+    texture += 16 * int(2 * a - c > pred) + 32 * int(2 * b - c > pred)
+    contexts[0] = ctx
+    contexts[1] = bias_ctx
+    contexts[2] = 64 * left + 8 * above + above_left
+    contexts[3] = 10 * previous + min(ctx // 2, 9)
+    contexts[4] = 8 * gap + left
+    contexts[5] = EARLIER_CONTEXTS * ctx + earlier
+    contexts[6] = 8 * texture + min(ctx // 3, 7)
+    for z in range(MIX_INPUTS):
+        contexts[z] += base + MODEL_OFFSETS[z]
+    return earlier
+
+
 @njit(nogil=True)
 def mixed_bit(
     state: np.ndarray,
@@ -93,7 +134,7 @@ def mixed_bit(
     """Code (or, ``undo``, decode) one bit in ``slot``, under the models' probabilities ``probs[contexts[z],
     slot]`` mixed with the sum of the weight vectors ``weights[rows[0], slot]`` and ``weights[rows[1], slot]``;
     then teach all of them the bit. Returns the bit, or -1 if ``data`` is full."""
-    inputs[MIX_INPUTS] = _MIX_BIAS
+    inputs[MIX_INPUTS] = MIX_BIAS
     for z in range(MIX_INPUTS):
         one = (1 << PROB_BITS[1]) - probs[contexts[z], slot, 0]  # the model's probability of a 1
         inputs[z] = STRETCH[min(max(one >> 3, 1), 4095)]
@@ -104,7 +145,7 @@ def mixed_bit(
     bit = code_bit(state, data, undo, bit, (state[RANGE] >> 12) * (4096 - p))
     if bit < 0:
         return -1
-    error = ((bit << 12) - p) * _MIX_RATE
+    error = ((bit << 12) - p) * MIX_RATE
     for z in range(MIX_INPUTS + 1):
         step = (inputs[z] * error + (1 << 13)) >> 14
         weights[rows[0], slot, z] += step

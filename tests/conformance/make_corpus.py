@@ -1,4 +1,4 @@
-"""Write the conformance corpus: one small file per coding path this flowzip writes (once; never regenerate).
+"""Write the conformance corpus: one small file per coding path this flowzip writes (never regenerate one).
 
     python tests/conformance/make_corpus.py
 
@@ -8,7 +8,7 @@ profile), and manifest.json records what it decodes to (``tests/corpus.py``) and
 (``flowzip.codec.coding_paths``). tests/test_conformance.py checks that every path is covered and every file
 decodes to its record, here and on every CPU code path of tests/test_codepaths.py. Paths that only older
 flowzips wrote (context methods 5 and 6, the plain subtract green) are in the compatibility corpus. A new coding
-path gets a new file here (add it; do not rewrite the others).
+path gets a new file here: add its case, and the script writes only the files the manifest lacks.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def cases() -> dict[str, tuple[object, dict]]:
         # tile tools and models
         "tool-raw.fzi": (make_image("noise", 19, 23), {}),
         "tool-classical-context.fzi": (make_image("photo", 70, 100, seed=5), {"tools": ("classical",)}),
+        "tool-classical-photo-coder.fzi": (make_image("photo", 70, 100, seed=9), {"tools": ("classical",)}),
         "classical-palette.fzi": (drawing, {"tools": ("classical",)}),
         "classical-pattern.fzi": (make_image("pattern", 33, 35, seed=1), {"tools": ("classical",)}),
         "classical-whole-image-text.fzi": (make_image("text", 70, 90), {"tile_size": 32, "tools": ("classical",)}),
@@ -110,17 +111,19 @@ def cases() -> dict[str, tuple[object, dict]]:
 
 
 def main() -> None:
-    if (HERE / "manifest.json").exists():
-        raise SystemExit(f"{HERE / 'manifest.json'} exists: add new files to it, never rewrite the corpus")
-    manifest = {}
+    """Write the cases the manifest lacks (all of them the first time); never rewrite one it has."""
+    path = HERE / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {}
     for name, (image, options) in cases().items():
+        if name in manifest:
+            continue
         data = flowzip.compress(image, **options)
         (HERE / name).write_bytes(data)
         manifest[name] = {**entry(flowzip.decompress(data)), "paths": coding_paths(data)}
         if "model" in options:
             manifest[name]["model"] = options["model"]
         print(name, len(data), sorted(set(manifest[name]["paths"])))
-    (HERE / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    path.write_text(json.dumps(manifest, indent=1) + "\n")
 
 
 if __name__ == "__main__":
