@@ -34,7 +34,15 @@ from flowzip.classical.state import (
 )
 from flowzip.classical.transforms import subtract_green
 from flowzip.errors import FlowzipError
-from flowzip.learned.tiny_net import TINY_NET, TINY_NET_SHA256, TinyNetWeights, from_checkpoint, tiny_net
+from flowzip.learned.tiny_net import (
+    INPUT_BOUND,
+    TINY_NET,
+    TINY_NET_SHA256,
+    TinyNetWeights,
+    first_layer,
+    from_checkpoint,
+    tiny_net,
+)
 from flowzip.shipped import arrays_hash, load_arrays, save_arrays
 
 from conftest import make_image, shared_data
@@ -169,3 +177,18 @@ def test_the_shipped_network_is_its_checkpoint_rounded() -> None:
     """``benchmarks/decisions/tiny_net.py --ship`` makes the shipped integer network from its float checkpoint."""
     net = from_checkpoint(ROOT / "models" / "checkpoints" / "tiny-net-1.pt")
     assert arrays_hash(net) == TINY_NET_SHA256
+
+
+def test_the_networks_first_layer_runs_in_32_bits_only_where_its_sums_fit() -> None:
+    """``first_layer`` gives the coder the same weights in int32, and refuses a network whose hidden sums could
+    reach 2^31 at the inputs' extremes."""
+    w1, b1, _, _ = tiny_net()
+    w1_int32, b1_int32 = first_layer(w1, b1)
+    assert w1_int32.dtype == b1_int32.dtype == np.int32
+    assert np.array_equal(w1_int32, w1.T) and np.array_equal(b1_int32, b1)
+    at_the_edge, no_bias = np.zeros_like(w1), np.zeros_like(b1)
+    at_the_edge[0, 0] = ((1 << 31) - 1) // INPUT_BOUND
+    first_layer(at_the_edge, no_bias)
+    at_the_edge[0, 1] = 1  # the largest sum grows past 2^31 - 1
+    with pytest.raises(ValueError, match="32 bits"):
+        first_layer(at_the_edge, no_bias)

@@ -41,7 +41,16 @@ from flowzip.classical.mixer import (
 from flowzip.classical.predictors import context_neighbours, median_edge
 from flowzip.classical.range_coder import PROB_BITS, RANGE, adapt, code_bit, coder_state, finish
 from flowzip.jit import njit
-from flowzip.learned.tiny_net import CDF_BITS, INPUTS, LOG_SCALE_RANGE, MEAN_UNIT, SAME, causal, net_forward
+from flowzip.learned.tiny_net import (
+    CDF_BITS,
+    INPUTS,
+    LOG_SCALE_RANGE,
+    MEAN_UNIT,
+    SAME,
+    causal,
+    first_layer,
+    net_forward,
+)
 
 PREDICTIONS = 8
 LMS_INPUTS = 14
@@ -294,6 +303,7 @@ def photo_code(
     its model the predictions' spread): a measurement of what it adds, not a method."""
     h, w, channels = pixels.shape
     w1, b1, w2, b2 = net
+    layer1 = first_layer(w1, b1)
     rows = np.zeros(2, dtype=np.int64)
     keys = np.zeros(APMS, dtype=np.int64)
     errors = np.zeros((h, w, channels), dtype=np.int32)
@@ -302,7 +312,7 @@ def photo_code(
     step_errors = np.zeros((2, w, channels, PREDICTIONS), dtype=np.int64)  # this row and the last
     predictions = np.zeros(PREDICTIONS, dtype=np.int64)
     lms_in = np.zeros(LMS_INPUTS, dtype=np.int64)
-    net_inputs = np.zeros(INPUTS, dtype=np.int64)
+    net_scratch = (np.zeros(INPUTS, dtype=np.int32), np.zeros(w1.shape[0], dtype=np.int32))
     contexts = np.zeros(PHOTO_MODELS, dtype=np.int64)
     inputs = np.zeros(PHOTO_INPUTS + 1, dtype=np.int64)
     by_set = weights.reshape(channels * _WEIGHT_SETS, MIX_SLOTS, PHOTO_INPUTS + 1)  # every channel's sets
@@ -347,7 +357,7 @@ def photo_code(
                 contexts[MIX_INPUTS + 2] += half_octave(err_w, 7)
                 mean, inverse_scale = 0, 0
                 if use_net:
-                    mean, log_scale = net_forward(pixels, i, j, k, w1, b1, w2, b2, net_inputs)
+                    mean, log_scale = net_forward(pixels, i, j, k, layer1, w2, b2, net_scratch)
                     inverse_scale = _inverse_scale(log_scale)
                     scale_level = min(max((3 * log_scale >> 3) + 9, 0), 31)
                     offset = min(max(((mean - MEAN_UNIT * p) >> 4) + 8, 0), 15)

@@ -30,6 +30,7 @@ _SAME = np.array(SAME, dtype=np.int64)
 _OTHER = np.array(OTHER, dtype=np.int64)
 HIDDEN_BITS = 16  # hidden units in units of 2^-16
 OUT_BITS = 28  # the outputs' sums, before the shift, in units of 2^-28
+INPUT_BOUND = 510  # every input is 2 v - (W + N) of levels 0..255, or 0
 INPUT_UNIT = 64  # the float network's inputs are (v - base) / 32 = (2 v - W - N) / 64
 MEAN_UNIT = 32  # the mean in 1/32 of a level; the float network's mean offset is in units of 32 levels
 SCALE_STEPS = 8  # the log-scale in eighths of an octave
@@ -77,6 +78,19 @@ def tiny_net() -> TinyNetWeights:
     return shipped_arrays(TINY_NET, TinyNetWeights, TINY_NET_SHA256)
 
 
+@njit(nogil=True)
+def first_layer(w1: np.ndarray, b1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``TinyNetWeights``' first layer as ``net_forward`` reads it: ``w1`` transposed (INPUTS, hidden) and both
+    in int32, which holds every hidden sum exactly (checked: each input is within +-``INPUT_BOUND``)."""
+    for h in range(w1.shape[0]):
+        bound = np.abs(b1[:, h]).max()
+        for q in range(INPUTS):
+            bound += abs(w1[h, q]) * INPUT_BOUND
+        if bound >= 1 << 31:
+            raise ValueError("the network's hidden sums do not fit 32 bits")
+    return np.ascontiguousarray(w1.T).astype(np.int32), b1.astype(np.int32)
+
+
 @njit(nogil=True, inline="always")
 def causal(pixels: np.ndarray, i: int, j: int, k: int, di: int, dj: int, fallback: int) -> int:
     """pixels[i + di, j + dj, k] with the row clamped to the first and the column into the image; ``fallback``
@@ -95,23 +109,19 @@ def _twice_base(pixels: np.ndarray, i: int, j: int, c: int) -> tuple[int, int]:
     return left, left + causal(pixels, i, j, c, -1, 0, left)
 
 
-@njit(nogil=True)
-def net_forward(
-    pixels: np.ndarray,
-    i: int,
-    j: int,
-    k: int,
-    w1: np.ndarray,
-    b1: np.ndarray,
-    w2: np.ndarray,
-    b2: np.ndarray,
-    inputs: np.ndarray,
-) -> tuple[int, int]:
-    """(mean in 1/32 of a level, log-scale in eighths of an octave) of subpixel (i, j, k), its earlier channels
-    at this pixel known; ``w1, b1, w2, b2`` a ``TinyNetWeights``, ``inputs`` scratch of ``INPUTS`` int64."""
-    left, twice_base = _twice_base(pixels, i, j, k)
-    for t in range(len(_SAME)):
-        inputs[t] = 2 * causal(pixels, i, j, k, _SAME[t, 0], _SAME[t, 1], left) - twice_base
+@njit(nogil=True, inline="always")
+def _gather(pixels: np.ndarray, i: int, j: int, k: int, inputs: np.ndarray) -> int:
+    """The inputs of subpixel (i, j, k) into ``inputs``; returns its W + N. Away from the edges every neighbour
+    is in the image and coded, so the clamps of ``causal`` are skipped there (the same values, a third of the
+    time)."""
+    if i < 2 or j < 2 or j + 2 >= pixels.shape[1]:
+        left, twice_base = _twice_base(pixels, i, j, k)
+        for t in range(len(_SAME)):
+            inputs[t] = 2 * causal(pixels, i, j, k, _SAME[t, 0], _SAME[t, 1], left) - twice_base
+    else:
+        twice_base = np.int64(pixels[i, j - 1, k]) + np.int64(pixels[i - 1, j, k])
+        for t in range(len(_SAME)):
+            inputs[t] = 2 * np.int64(pixels[i + _SAME[t, 0], j + _SAME[t, 1], k]) - twice_base
     f = len(_SAME)
     for c in range(pixels.shape[2]):
         if c == k:
@@ -121,14 +131,37 @@ def net_forward(
         for t in range(len(_OTHER)):
             inputs[f + 1 + t] = 2 * causal(pixels, i, j, c, _OTHER[t, 0], _OTHER[t, 1], other_left) - other_base
         f += 1 + len(_OTHER)
+    return twice_base
+
+
+@njit(nogil=True)
+def net_forward(
+    pixels: np.ndarray,
+    i: int,
+    j: int,
+    k: int,
+    layer1: tuple[np.ndarray, np.ndarray],
+    w2: np.ndarray,
+    b2: np.ndarray,
+    scratch: tuple[np.ndarray, np.ndarray],
+) -> tuple[int, int]:
+    """(mean in 1/32 of a level, log-scale in eighths of an octave) of subpixel (i, j, k), its earlier channels
+    at this pixel known; ``layer1`` the ``first_layer`` of a ``TinyNetWeights``, ``w2, b2`` its second;
+    ``scratch`` (inputs, hidden): int32 arrays of ``INPUTS`` and of the hidden units."""
+    w1, b1 = layer1
+    inputs, hidden = scratch
+    twice_base = _gather(pixels, i, j, k, inputs)
+    for h in range(hidden.shape[0]):
+        hidden[h] = b1[k, h]
+    for q in range(INPUTS):  # input by input: the hidden sums are one vector each step
+        x = inputs[q]
+        for h in range(hidden.shape[0]):
+            hidden[h] += w1[q, h] * x
     mean, log_scale = b2[0], b2[1]
-    for h in range(w1.shape[0]):
-        total = b1[k, h]
-        for q in range(INPUTS):
-            total += w1[h, q] * inputs[q]
-        if total > 0:
-            mean += w2[0, h] * total
-            log_scale += w2[1, h] * total
+    for h in range(hidden.shape[0]):
+        total = np.int64(max(hidden[h], 0))
+        mean += w2[0, h] * total
+        log_scale += w2[1, h] * total
     half = 1 << (OUT_BITS - 1)
     mean = 16 * twice_base + ((mean + half) >> OUT_BITS)
     log_scale = min(max((log_scale + half) >> OUT_BITS, LOG_SCALE_RANGE[0]), LOG_SCALE_RANGE[1])
