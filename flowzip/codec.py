@@ -187,7 +187,7 @@ def compress(
     ``image`` is a uint8 numpy array (H, W), (H, W, C) with C in 1..4, or a PIL image in mode RGB, RGBA, L,
     LA, P or 1. ``model`` is a shipped model's name or a model file's path (None: ``zoo.default_model`` of the
     image's size); ``tile_size`` a power of two from 32 to 4096 (the file keeps one tile for the whole image
-    instead where the classical coder codes it shorter so, up to ``EncoderSettings.whole_image_max_pixels``);
+    instead where the classical coder codes it shorter so, tried as ``flowzip.tiles.encode_tiles`` says);
     ``progress(done, total)`` is called after each RGB tile; ``jobs`` tiles are coded at once (None: one per
     core). The bytes do not depend on ``jobs``. ``tools`` are what each RGB tile may be coded with, the
     shortest winning: "flow", "classical" (and always "raw"), on an image of any size; name one to measure it

@@ -25,10 +25,15 @@ class EncoderSettings:
     # encode time (benchmarks/decisions/encoder_setting.py flow_max_pixels=inf); the pixel model below it saves
     # 6-13 % (README)
     flow_max_pixels: float = 1 << 12
-    # The classical coder's try on the whole image, for images up to this size: on 1.6 and 6.3 MP mosaics of
-    # photos it saved no byte and took 35-42 % of the encode time (benchmarks/decisions/encoder_setting.py); on small
-    # photos it pays.
+    # The classical coder's try on the whole image after the tiles, kept where shorter (LZMA2 finds repeats
+    # across tiles), for images up to this size; set when the try ran on photos too, where on 1.6 and 6.3 MP
+    # mosaics it saved no byte and took 35-42 % of the encode time (benchmarks/decisions/encoder_setting.py).
     whole_image_max_pixels: int = 1 << 22
+    # That try also where the context coder took every tile (a photo): 0.46 % smaller on CBSD68, 0.78 % on Set5,
+    # 0.44 % on Set14, 0.12 % on waterloo, for 1.3-2.9 times the encode time and 1.3-1.8 times the decode time
+    # (the one tile decodes on one core); on the speed mosaics no byte for 2.8-3.7 times the encode time
+    # (benchmarks/decisions/encoder_setting.py whole_image_for_photos=1 --folders default --mosaics 0.4,1.5).
+    whole_image_for_photos: bool = False
     # On three channels, LZMA2's strongest preset runs only where preset 3 came within this factor of the
     # context coder: elsewhere it gains less than that over preset 3 and takes three times longer
     # (benchmarks/decisions/encoder_setting.py).
@@ -44,10 +49,10 @@ DEFAULT_SETTINGS = EncoderSettings()
 
 
 # ``flowzip compress --effort``: 1, the classical coder alone, no learned model (fastest); 2, the default; 3, the
-# learned models tried on every tile of every image, however large
+# learned models tried on every tile of every image, however large, and the classical coder on the whole of a photo
 EFFORTS = {
     1: EncoderSettings(tools=tuple(t for t in TILE_TOOLS if t != "flow")),
     2: DEFAULT_SETTINGS,
-    3: EncoderSettings(flow_max_pixels=math.inf),
+    3: EncoderSettings(flow_max_pixels=math.inf, whole_image_for_photos=True),
 }
 DEFAULT_EFFORT = 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import warnings
@@ -13,11 +14,12 @@ import torch
 from PIL import Image
 
 import flowzip
+from flowzip.classical import context_coded_rgb
 from flowzip.codec import coding_paths
 from flowzip.container import TILE_TOOLS, read_container
 from flowzip.errors import FlowzipError
 from flowzip.learned.zoo import Model
-from flowzip.settings import EncoderSettings
+from flowzip.settings import EFFORTS, EncoderSettings
 from flowzip.tiles import CLASSICAL, FLOW, RAW, encode_tile
 
 from conftest import make_image
@@ -258,8 +260,8 @@ def test_a_pixel_model_round_trips(tmp_path: Path) -> None:
 
 
 def test_the_classical_coder_takes_the_whole_image_when_that_is_shorter(tiny_model: Model) -> None:
-    """Repeats across tiles: one tile covering the image lets LZMA2 find them (a try that runs beside the tiles
-    with several jobs, and after them with one: the same file)."""
+    """Repeats across tiles: one tile covering the image lets LZMA2 find them (the same file on any number of
+    jobs)."""
     motif = make_image("noise", 32, 32)
     image = np.tile(motif, (3, 4, 1))
     data = flowzip.compress(image, model=tiny_model, tile_size=32, jobs=2)
@@ -267,6 +269,20 @@ def test_the_classical_coder_takes_the_whole_image_when_that_is_shorter(tiny_mod
     header, sections = read_container(data)
     assert header.tile_size == 128 and len(sections) == 1 and sections[0][:1] == CLASSICAL
     assert len(data) < 1.2 * motif.size and np.array_equal(flowzip.decompress(data, model=tiny_model), image)
+
+
+def test_a_photo_keeps_its_tiles_unless_asked_to_try_it_whole() -> None:
+    """Where the context coder takes every tile (a photo), the whole image is not tried: the tiles decode in
+    parallel. ``whole_image_for_photos`` tries it, and keeps it where it is shorter."""
+    photo = make_image("photo", 96, 128)
+    tiled = flowzip.compress(photo, tile_size=64, settings=EFFORTS[1])
+    sections = read_container(tiled)[1]
+    assert len(sections) == 4 and all(s[:1] == CLASSICAL and context_coded_rgb(s[1:]) for s in sections)
+    try_whole = dataclasses.replace(EFFORTS[1], whole_image_for_photos=True)
+    whole = flowzip.compress(photo, tile_size=64, settings=try_whole)
+    assert len(read_container(whole)[1]) == 1 and len(whole) < len(tiled)
+    for data in (tiled, whole):
+        assert np.array_equal(flowzip.decompress(data), photo)
 
 
 def test_incompressible_tiles_are_stored(tiny_model: Model) -> None:

@@ -1,16 +1,17 @@
-"""One encoder setting against its shipped value: bytes and encode seconds per set of images, every decode checked.
+"""One encoder setting against its shipped value: bytes, encode and decode seconds per set, every decode checked.
 
     python -m benchmarks.decisions.encoder_setting whole_image_max_pixels=0 --mosaics 1.5,6
     python -m benchmarks.decisions.encoder_setting lzma_skip_ratio=inf --tools classical --jobs 1 \
         --folders default --mosaics 0.4 [--npy runs/cifar10/test.npy --step 20]
 
 Each image is compressed with ``flowzip.settings.DEFAULT_SETTINGS`` and with one field of it changed (``NAME=VALUE``,
-a number or ``inf``), both decoded and checked, and each set's bytes and encode seconds printed, with the image
-that the shipped setting costs most on. The two questions it has answered (``models/README.md`` and
+a number or ``inf``), both decoded and checked, and each set's bytes and seconds printed, with the image
+that the shipped setting costs most on. The questions it has answered (``models/README.md`` and
 ``docs/format.md`` quote them):
 
-- ``whole_image_max_pixels=0``: the classical coder's try on the whole image where the flow loses a tile (one
-  core's work beside the tiles, kept if shorter), off; on the speed benchmark's mosaics of training photos.
+- ``whole_image_max_pixels=0``: the classical coder's try on the whole image after the tiles (kept if
+  shorter), off; on the speed benchmark's mosaics of training photos.
+- ``whole_image_for_photos=1``: that try also where the context coder took every tile; on the dev sets.
 - ``lzma_skip_ratio=inf``: LZMA2's strongest preset always run, not only where preset 3 came within the ratio of
   the context coder (single planes always get it); the classical coder alone on one thread, on the dev sets and
   ``runs/synthetic`` (``benchmarks/data/synthetic.py``), every mode kept as ``flowzip bench --native`` does.
@@ -48,27 +49,30 @@ def changed_setting(assignment: str, tools: tuple[str, ...]) -> EncoderSettings:
     return dataclasses.replace(DEFAULT_SETTINGS, tools=tools, **{name: number})
 
 
-def code(image: object, settings: EncoderSettings, model: str, jobs: int | None) -> tuple[int, float]:
-    """(file bytes, encode seconds) of ``image`` under ``settings``; the decode is checked."""
+def code(image: object, settings: EncoderSettings, model: str, jobs: int | None) -> tuple[int, float, float]:
+    """(file bytes, encode seconds, decode seconds) of ``image`` under ``settings``; the decode is checked."""
     start = time.perf_counter()
     data = flowzip.compress(image, model=model, jobs=jobs, settings=settings)
-    seconds = time.perf_counter() - start
-    assert np.array_equal(np.asarray(flowzip.decompress(data, model=model)), np.asarray(image)), "decode differs"
-    return len(data), seconds
+    middle = time.perf_counter()
+    decoded = flowzip.decompress(data, model=model, jobs=jobs)
+    end = time.perf_counter()
+    assert np.array_equal(np.asarray(decoded), np.asarray(image)), "decode differs"
+    return len(data), middle - start, end - middle
 
 
 def measure(name: str, images: list[tuple[str, object]], both: list[EncoderSettings], model: str, jobs) -> None:
     """One table row for a set of (label, image): shipped and changed settings."""
-    totals = np.zeros((2, 2))
+    totals = np.zeros((2, 3))
     worst = (-math.inf, "")
     for label, image in images:
-        (shipped, shipped_s), (changed, changed_s) = (code(image, s, model, jobs) for s in both)
-        totals += [[shipped, shipped_s], [changed, changed_s]]
-        worst = max(worst, (shipped / changed - 1, label))
-    (s_bytes, s_s), (c_bytes, c_s) = totals
+        shipped, changed = (code(image, s, model, jobs) for s in both)
+        totals += [shipped, changed]
+        worst = max(worst, (shipped[0] / changed[0] - 1, label))
+    (s_bytes, s_enc, s_dec), (c_bytes, c_enc, c_dec) = totals
     print(
-        f"| {name} | {len(images)} | {s_bytes:,.0f} | {c_bytes:,.0f} ({c_bytes / s_bytes - 1:+.3%}) | {s_s:.1f} | "
-        f"{c_s:.1f} ({c_s / s_s:.2f}x) | {worst[1]} {worst[0]:+.3%} |"
+        f"| {name} | {len(images)} | {s_bytes:,.0f} | {c_bytes:,.0f} ({c_bytes / s_bytes - 1:+.3%}) | {s_enc:.1f}, "
+        f"{s_dec:.1f} | {c_enc:.1f} ({c_enc / s_enc:.2f}x), {c_dec:.1f} ({c_dec / s_dec:.2f}x) | {worst[1]} "
+        f"{worst[0]:+.3%} |"
     )
 
 
@@ -88,8 +92,8 @@ def main() -> None:
     flowzip.compress(np.zeros((64, 64, 3), np.uint8), model=args.model)  # load and compile everything first
     print(f"shipped: {both[0]}\nchanged: {both[1]}\n")
     print(
-        "| images | files | bytes, shipped | bytes, changed | encode s, shipped | encode s, changed "
-        "| shipped setting costs most on |\n|---|---|---|---|---|---|---|"
+        "| images | files | bytes, shipped | bytes, changed | encode s, decode s: shipped | encode s, decode s: "
+        "changed | shipped setting costs most on |\n|---|---|---|---|---|---|---|"
     )
     run = {"both": both, "model": args.model, "jobs": args.jobs}
     folders = list(FOLDERS) if args.folders == ["default"] else [Path(f) for f in args.folders]

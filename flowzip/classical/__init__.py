@@ -22,6 +22,7 @@ from importlib import import_module
 _EXPORTS = {
     "describe_predicted": "methods",
     "describe_rgb": "methods",
+    "context_coded_rgb": "methods",
     "encode_plane": "plane",
     "decode_plane": "plane",
     "encode_indices": "plane",

@@ -43,3 +43,9 @@ def describe_rgb(data: bytes) -> str:
         return "invalid"
     start = 2 + 3 * (data[1] + 1) if data[0] == TRANSFORMS.index("palette") and len(data) > 1 else 1
     return f"{TRANSFORMS[data[0]]}, {describe_predicted(data[start:])}"
+
+
+def context_coded_rgb(data: bytes) -> bool:
+    """Whether ``encode_rgb`` gave ``data`` to the context coder on three channels (a photo's coding), not to a
+    palette or LZMA2."""
+    return len(data) > 1 and data[0] != TRANSFORMS.index("palette") and data[1] in CONTEXT_METHODS

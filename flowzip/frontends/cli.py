@@ -208,7 +208,7 @@ _effort_option = click.option(
     default=DEFAULT_EFFORT,
     show_default=True,
     help="1: the classical coder alone, no learned model (fastest); 2: learned models only where they can pay; "
-    "3: learned models tried on every tile of every image (slowest).",
+    "3: learned models tried on every tile of every image, and photos also coded whole (slowest).",
 )
 
 

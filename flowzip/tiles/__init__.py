@@ -4,9 +4,11 @@ The learned model (``flowzip.tiles.flow``) is for photographs; the classical cod
 prediction or a palette, then LZMA2 or a context coder) for drawings, text and few colours, where the model's
 confident predictions fail at every sharp edge; raw bytes for noise. Every tool is tried on every tile and the
 shortest section kept, so no tile costs more than the best of them, but the model is skipped where the classical
-coder already needs almost nothing. When the model loses tiles, the classical coder is also tried on the whole
-image at once (up to 4 MP), where LZMA2 finds repeats across tiles. Tiles are independent, so they are coded on
-several threads at once, and the bytes do not depend on how many.
+coder already needs almost nothing. Where a tile went raw, to LZMA2 or to a palette, the classical coder is also
+tried on the whole image at once (up to 4 MP), where LZMA2 finds repeats across tiles; not on photos, whose
+tiles the context coder takes: one tile would save about half a percent and cost the decoder its parallelism.
+Tiles are independent, so they are coded and decoded on several threads at once, and the bytes do not depend
+on how many.
 
 The model comes from a ``ModelSource``, called only for a tile that tries or uses it: a file whose tiles are all
 classical or raw decodes without PyTorch or the model, and a graphics image encodes without them.
@@ -23,7 +25,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from flowzip.classical import decode_rgb, encode_rgb
+from flowzip.classical import context_coded_rgb, decode_rgb, encode_rgb
 from flowzip.container import MAX_TILE_LOG2, TILE_TOOLS, covering_tile_log2, tile_grid, tile_tool
 from flowzip.errors import FlowzipError
 from flowzip.learned.zoo import ModelSource
@@ -73,33 +75,33 @@ def encode_tiles(
     settings: EncoderSettings = DEFAULT_SETTINGS,
 ) -> tuple[int, list[bytes]]:
     """(tile_log2, sections) of an RGB image (H, W, 3): every tile's ``encode_tile``, ``jobs`` tiles at once;
-    or, where the flow lost a tile, one tile covering the image, coded by the classical coder, if that is
-    shorter in all.
-
-    That try is one core's work from start to end, so with several jobs it starts at once, beside the tiles
-    (it is wasted where the flow wins every tile, which is rare), instead of after them.
-    """
+    or one tile covering the image, coded by the classical coder, if that is shorter in all, tried where a
+    tile went raw or to LZMA2 or a palette (``_whole_image_may_pay``)."""
     grid = tile_grid(*rgb.shape[:2], 1 << tile_log2)
     tiles = [rgb[rows, cols] for rows, cols in grid]
+    sections = list(_map_tiles(lambda tile, m: encode_tile(m, tile, settings), tiles, model, jobs, progress))
     whole_log2 = covering_tile_log2(rgb.shape[1], rgb.shape[0])
-    may_try_whole = (
-        "classical" in settings.tools
-        and len(tiles) > 1
+    if (
+        len(tiles) > 1
         and whole_log2 <= MAX_TILE_LOG2
         and rgb.shape[0] * rgb.shape[1] <= settings.whole_image_max_pixels
-    )
-    beside = ThreadPoolExecutor(1, thread_name_prefix="flowzip-whole") if may_try_whole and jobs > 1 else None
-    try:
-        whole = beside.submit(encode_rgb, rgb, settings.lzma_skip_ratio) if beside else None
-        sections = list(_map_tiles(lambda tile, m: encode_tile(m, tile, settings), tiles, model, jobs, progress))
-        if may_try_whole and any(s[:1] != FLOW for s in sections):
-            section = CLASSICAL + (whole.result() if whole else encode_rgb(rgb, settings.lzma_skip_ratio))
-            if len(section) < sum(len(s) + 2 for s in sections):  # each section's length takes a byte or more
-                return whole_log2, [section]
-        return tile_log2, sections
-    finally:
-        if beside:
-            beside.shutdown(wait=False, cancel_futures=True)
+        and _whole_image_may_pay(sections, settings)
+    ):
+        section = CLASSICAL + encode_rgb(rgb, settings.lzma_skip_ratio)
+        if len(section) < sum(len(s) + 2 for s in sections):  # each section's length takes a byte or more
+            return whole_log2, [section]
+    return tile_log2, sections
+
+
+def _whole_image_may_pay(sections: Sequence[bytes], settings: EncoderSettings) -> bool:
+    """Whether the classical coder on the whole image may beat ``sections``: where a tile went raw or to LZMA2
+    or a palette, whose repeats may continue across tiles; not where the flow or the context coder took every
+    tile (unless ``settings.whole_image_for_photos``)."""
+    if "classical" not in settings.tools:
+        return False
+    if settings.whole_image_for_photos:
+        return any(s[:1] != FLOW for s in sections)
+    return any(s[:1] == RAW or (s[:1] == CLASSICAL and not context_coded_rgb(s[1:])) for s in sections)
 
 
 def decode_tiles(
