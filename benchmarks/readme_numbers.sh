@@ -25,7 +25,8 @@ flowzip bench runs/cbsd68-crops32.npy --compare png,webp,jpegls,jxl --json "$out
 flowzip bench runs/cifar10/test.npy --compare png,webp,jxl --json "$out/cifar10.json" -f \
     | tee "$out/cifar10.md"
 flowzip bench runs/synthetic --native --compare png,webp,jxl --json "$out/synthetic.json" -f | tee "$out/synthetic.md"
-flowzip bench "$data/dev/waterloo" --native --compare png,webp,jxl --json "$out/waterloo.json" -f \
+flowzip bench "$data/dev/waterloo" --native --compare png,webp,jxl,jxl-e9 --json "$out/waterloo.json" -f \
     | tee "$out/waterloo.md"
+python -m benchmarks.photo_sets "$out" | tee "$out/photo-sets.md"       # the dev sets' colour photos together
 python -m benchmarks.rate | tee "$out/rate.md"
 python -m benchmarks.speed | tee "$out/speed.md"

@@ -35,9 +35,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from benchmarks.paths import CBSD68, DEV, TRAIN_PHOTOS
+from benchmarks.paths import TRAIN_PHOTOS
+from benchmarks.photo_sets import PHOTO_SETS, colour_photos
 from flowzip.classical.context_coder import context_encode
 from flowzip.classical.contexts import ACTIVITY_CONTEXTS, SHAPES, bias, context_model, half_octave, learn
 from flowzip.classical.mixer import (
@@ -53,7 +53,7 @@ from flowzip.classical.mixer import (
 from flowzip.classical.predictors import context_neighbours, median_edge
 from flowzip.classical.range_coder import PROB_BITS, adapt
 from flowzip.classical.transforms import subtract_green
-from flowzip.images import IMAGE_SUFFIXES, read_image_rgb
+from flowzip.images import read_image_rgb
 from flowzip.jit import njit
 from flowzip.learned.tiny_net import OTHER, SAME
 
@@ -345,25 +345,14 @@ def _net_weights(path: Path | None) -> tuple[np.ndarray, ...]:
 
 
 def photos(folder: Path, limit: int | None) -> list[np.ndarray]:
-    """The colour photos of a folder, subtract-green centred: its RGB images (grey ones left out), but in
-    waterloo those of fewer than 2^14 colours, which are synthetic (frymire, serrano)."""
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
-    images = []
-    for path in files:
-        with Image.open(path) as image:
-            if image.mode != "RGB":
-                continue
-        rgb = read_image_rgb(path)
-        if folder.name == "waterloo" and len(np.unique(rgb.reshape(-1, 3), axis=0)) < 1 << 14:
-            continue
-        images.append(np.ascontiguousarray(subtract_green(rgb)))
-    return images
+    """The colour photos of a folder (``benchmarks.photo_sets.colour_photos``), subtract-green centred."""
+    paths = colour_photos(folder)[:limit]
+    return [np.ascontiguousarray(subtract_green(read_image_rgb(path))) for path in paths]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    dev = [CBSD68, DEV / "set5", DEV / "set14", DEV / "waterloo"]
-    parser.add_argument("folders", nargs="*", type=Path, default=dev)
+    parser.add_argument("folders", nargs="*", type=Path, default=list(PHOTO_SETS))
     parser.add_argument("--limit", type=int, help="the first N images of each folder")
     parser.add_argument("--net", type=Path, help="a tiny network (benchmarks/decisions/tiny_net.py) for 'net'")
     parser.add_argument("--train", action="store_true", help=f"also 384x384 crops of 4 of {TRAIN_PHOTOS}")
