@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,36 @@ def test_compress_decompress_info(workdir: Path, tiny_model_path: Path) -> None:
         out_mode, out = _pixels(workdir / (Path(name).stem + ".png"))
         assert out_mode == mode and np.array_equal(out, pixels)
     assert not list(workdir.glob(".*.tmp")), "no temporary files are left behind"
+
+
+def test_outputs_keep_their_inputs_permissions_and_modification_time(workdir: Path, tiny_model_path: Path) -> None:
+    """As gzip's: compress gives the .fzi the image's mode bits and mtime, decompress the image the .fzi's."""
+    os.chmod(workdir / "a.png", 0o640)
+    os.utime(workdir / "a.png", ns=(1_000_000_000_123_456_789, 1_000_000_000_123_456_789))
+    assert run("compress", "a.png", "--model", str(tiny_model_path), cwd=workdir).returncode == 0
+    fzi = (workdir / "a.fzi").stat()
+    assert (stat.S_IMODE(fzi.st_mode), fzi.st_mtime_ns) == (0o640, 1_000_000_000_123_456_789)
+    os.chmod(workdir / "a.fzi", 0o604)
+    os.utime(workdir / "a.fzi", ns=(2_000_000_000_000_000_000, 2_000_000_000_000_000_000))
+    r = run("decompress", "a.fzi", "-o", "back.png", "--model", str(tiny_model_path), cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    back = (workdir / "back.png").stat()
+    assert (stat.S_IMODE(back.st_mode), back.st_mtime_ns) == (0o604, 2_000_000_000_000_000_000)
+
+
+def test_a_lossy_input_is_reported_as_kept_as_pixels(workdir: Path, tiny_model_path: Path) -> None:
+    """A JPEG or lossy WebP grows into the pixels it decodes to: the report line says by how much; a lossless
+    input gets no such note."""
+    photo = Image.fromarray(make_image("photo", 48, 64))
+    photo.save(workdir / "c.jpg", quality=90)
+    photo.save(workdir / "d.webp", quality=80)
+    r = run("compress", "c.jpg", "d.webp", "a.png", "--model", str(tiny_model_path), cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    lines = {line.split(" ->")[0]: line for line in r.stderr.splitlines() if " -> " in line}
+    for name, kind in (("c.jpg", "JPEG"), ("d.webp", "lossy WebP")):
+        ratio = (workdir / name).with_suffix(".fzi").stat().st_size / (workdir / name).stat().st_size
+        assert f"the .fzi is {ratio:.1f}x the size of the {kind} file" in lines[name]
+    assert "warning" not in lines["a.png"]
 
 
 def test_output_option_and_no_overwrite(workdir: Path, tiny_model_path: Path) -> None:

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -42,8 +43,9 @@ _LOSSLESS_OUTPUTS = {
 }
 
 
-def write_atomic(path: Path, data: bytes, overwrite: bool) -> None:
-    """Write ``data`` to ``path`` through a temporary file; never replace an existing file unless asked."""
+def write_atomic(path: Path, data: bytes, overwrite: bool, like: Path | None = None) -> None:
+    """Write ``data`` to ``path`` through a temporary file; never replace an existing file unless asked. With
+    ``like``, the file gets its permission bits and modification time (as gzip's output gets its input's)."""
     if path.exists() and not overwrite:
         raise FlowzipError(f"{path} already exists (use -f to overwrite)")
     if path.is_dir():
@@ -55,9 +57,14 @@ def write_atomic(path: Path, data: bytes, overwrite: bool) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the output the usual permissions
+        if like is not None:
+            source = os.stat(like)
+            os.chmod(tmp, stat.S_IMODE(source.st_mode))
+            os.utime(tmp, ns=(source.st_atime_ns, source.st_mtime_ns))
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the output the usual permissions
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -135,7 +142,8 @@ def _write_target(task: Task, data: bytes) -> None:
     if task.make_dirs:
         with file_errors(task.target):
             Path(task.target).parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(Path(task.target), data, task.force)
+    like = Path(task.source) if task.source != "-" else None
+    write_atomic(Path(task.target), data, task.force, like)
 
 
 def compress_file(task: Task) -> Result:
@@ -158,8 +166,26 @@ def compress_file(task: Task) -> Result:
         )
     _write_target(task, data)
     subpixels = image.width * image.height * len(image.getbands())
-    note = "; ".join(str(w.message) for w in caught if issubclass(w.category, FlowzipWarning))
-    return Result(task, len(raw), len(data), len(data), subpixels, time.perf_counter() - start, note)
+    notes = [str(w.message) for w in caught if issubclass(w.category, FlowzipWarning)]
+    lossy = lossy_format(raw, image)
+    if lossy:
+        notes.append(
+            f"the .fzi is {len(data) / len(raw):.1f}x the size of the {lossy} file: flowzip keeps its decoded "
+            f"pixels exactly, not the {lossy} file"
+        )
+    return Result(task, len(raw), len(data), len(data), subpixels, time.perf_counter() - start, "; ".join(notes))
+
+
+def lossy_format(raw: bytes, image: Image.Image) -> str | None:
+    """The name of the lossy format that ``raw`` (read as ``image``) is in, "JPEG" or "lossy WebP", or None: the
+    pixels flowzip keeps are what such a file decodes to, which take more bytes than the file."""
+    if image.format in ("JPEG", "MPO"):
+        return "JPEG"
+    if image.format == "WEBP":  # RIFF chunks: "VP8 " holds lossy data, "VP8L" lossless
+        lossy, lossless = raw.find(b"VP8 ", 12), raw.find(b"VP8L", 12)
+        if lossy >= 0 and (lossless < 0 or lossy < lossless):
+            return "lossy WebP"
+    return None
 
 
 def _decoded(task: Task) -> tuple[bytes, Image.Image]:

@@ -235,6 +235,10 @@ _effort_option = click.option(
 def compress_cmd(model: str | None, tile_size: int, effort: int, verify: bool, **common: object) -> None:
     """Compress images (PNG, WebP, ... any format Pillow reads) to .fzi files; "-" reads standard input.
 
+    Each output gets its input's permission bits and modification time. A JPEG or lossy WebP input is kept as
+    the pixels it decodes to, exactly, which takes more bytes than the file itself: the report line says how
+    many times more.
+
     \b
     flowzip compress photo.png               writes photo.fzi
     flowzip compress - < in.png > out.fzi    a pipe
@@ -272,6 +276,8 @@ _max_pixels_option = click.option(
 @_max_pixels_option
 def decompress_cmd(model: str | None, max_pixels: int, **common: object) -> None:
     """Decompress .fzi files to images (PNG unless -o names .webp, .tif or .bmp); "-" reads standard input.
+
+    Each output gets its .fzi file's permission bits and modification time.
 
     \b
     flowzip decompress photo.fzi             writes photo.png
