@@ -50,7 +50,7 @@ from flowzip.classical.mixer import (
     model_contexts,
     squash,
 )
-from flowzip.classical.predictors import context_neighbours, median_edge
+from flowzip.classical.predictors import context_neighbours, error_weighted, median_edge
 from flowzip.classical.range_coder import PROB_BITS, adapt
 from flowzip.classical.transforms import subtract_green
 from flowzip.images import read_image_rgb
@@ -198,18 +198,7 @@ def code_length(pixels: np.ndarray, on: np.ndarray, w1, b1, w2, b2) -> float:
                     predictions[7] = 4 * (a + b) + 2 * (2 * np.int64(pixels[i, j, k - 1]) - left - above)
                 else:
                     predictions[7] = 4 * (a + d)
-                weighted, weight_sum = 0, 0
-                for q in range(count):
-                    spread = 32
-                    if j > 0:
-                        spread += step_errors[i & 1, j - 1, k, q]
-                    if i > 0:
-                        spread += step_errors[(i - 1) & 1, j, k, q]
-                        spread += step_errors[(i - 1) & 1, j - 1, k, q] if j > 0 else 0
-                        spread += step_errors[(i - 1) & 1, j + 1, k, q] if j + 1 < w else 0
-                    weight = 1 + (1 << 40) // (spread * spread)
-                    weighted += weight * predictions[q]
-                    weight_sum += weight
+                weighted, weight_sum = error_weighted(i, j, k, predictions[:count], step_errors)
                 blend8 = (weighted + weight_sum // 2) // weight_sum  # in eighths
                 pred8 = blend8
                 norm = 64

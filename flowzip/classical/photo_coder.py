@@ -38,7 +38,7 @@ from flowzip.classical.mixer import (
     model_contexts,
     squash,
 )
-from flowzip.classical.predictors import context_neighbours, median_edge
+from flowzip.classical.predictors import context_neighbours, error_weighted, median_edge
 from flowzip.classical.range_coder import PROB_BITS, RANGE, adapt, code_bit, coder_state, finish
 from flowzip.jit import njit
 from flowzip.learned.tiny_net import (
@@ -55,7 +55,6 @@ from flowzip.learned.tiny_net import (
 PREDICTIONS = 8
 LMS_INPUTS = 14
 _LMS_SHIFT = 6  # the filter's step: chosen on the training photos from 4..8
-_BLEND_EPSILON = 32  # as method 6's
 APMS = 2
 APM_CELLS = 33  # a probability per 1/16 of the stretched range, interpolated
 _APM_RATE = 6
@@ -264,25 +263,6 @@ def _predictions(
         predictions[7] = 4 * (a + d)
 
 
-@njit(nogil=True, inline="always")
-def _blend(i: int, j: int, k: int, predictions: np.ndarray, step_errors: np.ndarray) -> int:
-    """The predictions weighted by 1 / (their errors at W, N, NW and NE + epsilon)^2, in eighths, rounded."""
-    w = step_errors.shape[1]
-    weighted, weight_sum = 0, 0
-    for q in range(PREDICTIONS):
-        spread = _BLEND_EPSILON
-        if j > 0:
-            spread += step_errors[i & 1, j - 1, k, q]
-        if i > 0:
-            spread += step_errors[(i - 1) & 1, j, k, q]
-            spread += step_errors[(i - 1) & 1, j - 1, k, q] if j > 0 else 0
-            spread += step_errors[(i - 1) & 1, j + 1, k, q] if j + 1 < w else 0
-        weight = 1 + (1 << 40) // (spread * spread)
-        weighted += weight * predictions[q]
-        weight_sum += weight
-    return (weighted + weight_sum // 2) // weight_sum
-
-
 @njit(nogil=True)
 def photo_code(
     pixels: np.ndarray,
@@ -325,7 +305,8 @@ def photo_code(
                 a, b, c, d = neighbours
                 ctx, bias_ctx = context_model(a, b, c, d, i, j, k, errors)
                 _predictions(pixels, i, j, k, neighbours, predictions)
-                blend = _blend(i, j, k, predictions, step_errors)
+                weighted, weight_sum = error_weighted(i, j, k, predictions, step_errors)
+                blend = (weighted + weight_sum // 2) // weight_sum  # in eighths
                 for t in range(10):
                     lms_in[t] = 8 * causal(pixels, i, j, k, SAME[t][0], SAME[t][1], a) - blend
                 lms_in[10] = 8 * residuals[0] if k > 0 else 0

@@ -93,23 +93,32 @@ def blended_prediction(
     four causal neighbours (left, above, above left, above right): the median edge detector, the mean of left
     and above, the gradient a + b - c, and b + d + a - c halved. ``sub`` receives the four, ``sub_errors`` holds
     each one's |8 x - prediction| for this row and the last (row i % 2)."""
-    w = sub_errors.shape[1]
     sub[0] = 8 * median_edge(a, b, c)
     sub[1] = 4 * (a + b)
     sub[2] = 8 * (a + b - c)
     sub[3] = 4 * (b + d + a - c)
+    total, weights = error_weighted(i, j, k, sub, sub_errors)
+    return min(max((total + 4 * weights) // (8 * weights), 0), 255)
+
+
+@njit(nogil=True, inline="always")
+def error_weighted(i: int, j: int, k: int, predictions: np.ndarray, errors: np.ndarray) -> tuple[int, int]:
+    """(sum of weight x prediction, sum of the weights) for subpixel (i, j, k): each prediction weighted by
+    1 + 2^40 / (its errors at W, N, NW and NE + epsilon)^2, from ``errors`` (2, W, C, predictions): each one's
+    |8 x - prediction| for this row and the last (row i % 2). Methods 6 and 9 blend so."""
+    w = errors.shape[1]
     total, weights = 0, 0
-    for q in range(SUB_PREDICTORS):
+    for q in range(predictions.shape[0]):
         spread = _BLEND_EPSILON
         if j > 0:
-            spread += sub_errors[i & 1, j - 1, k, q]
+            spread += errors[i & 1, j - 1, k, q]
         if i > 0:
-            spread += sub_errors[(i - 1) & 1, j, k, q]
+            spread += errors[(i - 1) & 1, j, k, q]
             if j > 0:
-                spread += sub_errors[(i - 1) & 1, j - 1, k, q]
+                spread += errors[(i - 1) & 1, j - 1, k, q]
             if j + 1 < w:
-                spread += sub_errors[(i - 1) & 1, j + 1, k, q]
+                spread += errors[(i - 1) & 1, j + 1, k, q]
         weight = 1 + (1 << 40) // (spread * spread)
-        total += weight * sub[q]
+        total += weight * predictions[q]
         weights += weight
-    return min(max((total + 4 * weights) // (8 * weights), 0), 255)
+    return total, weights
