@@ -243,10 +243,13 @@ def test_a_missing_output_folder_fails_before_coding(workdir: Path, tiny_model_p
     assert not (workdir / "missing").exists()
 
 
-def test_animated_input_keeps_the_first_frame_with_a_warning(workdir: Path, tiny_model_path: Path) -> None:
+def test_an_animation_is_refused_unless_its_first_frame_is_asked_for(workdir: Path, tiny_model_path: Path) -> None:
     frames = [Image.fromarray(make_image("photo", 12, 16, seed=s)).convert("P") for s in range(3)]
     frames[0].save(workdir / "anim.gif", save_all=True, append_images=frames[1:])
-    r = run("compress", "anim.gif", "--model", str(tiny_model_path), cwd=workdir)
+    r = run("compress", "anim.gif", "a.png", "--model", str(tiny_model_path), cwd=workdir)
+    assert r.returncode == 1 and "anim.gif: an animation of 3 frames" in r.stderr and "--first-frame" in r.stderr
+    assert not (workdir / "anim.fzi").exists() and (workdir / "a.fzi").exists(), "the other file is coded"
+    r = run("compress", "anim.gif", "--first-frame", "--model", str(tiny_model_path), cwd=workdir)
     assert r.returncode == 0 and "3 frames, only the first is compressed" in r.stderr
     r = run("decompress", "anim.fzi", "--model", str(tiny_model_path), cwd=workdir)
     with Image.open(workdir / "anim.gif") as first:

@@ -118,6 +118,7 @@ class Task:
     verify: bool = False  # compress: decode the file and compare it with the input before writing it
     settings: EncoderSettings = DEFAULT_SETTINGS  # compress: what the encoder tries (``--effort``)
     make_dirs: bool = False  # make the target's missing folders (outputs in a folder of their own)
+    first_frame: bool = False  # compress: code the first frame of an animation, not refuse it
 
 
 @dataclass
@@ -153,6 +154,9 @@ def compress_file(task: Task) -> Result:
     if raw.startswith(MAGIC):  # as gzip will not compress a .gz
         raise FlowzipError("already a flowzip file (decompress it to code it again)")
     image = open_image(io.BytesIO(raw), shown_name(task.source))
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1 and not task.first_frame:
+        raise FlowzipError(f"an animation of {frames} frames: flowzip keeps one image (--first-frame codes the first)")
     with _tile_bar(task) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FlowzipWarning)
         data = compress(

@@ -232,7 +232,10 @@ _effort_option = click.option(
 @click.option(
     "--verify", is_flag=True, help="Decode each file and compare it with its input before writing it (slower)."
 )
-def compress_cmd(model: str | None, tile_size: int, effort: int, verify: bool, **common: object) -> None:
+@click.option("--first-frame", is_flag=True, help="Code only the first frame of an animation (refused without this).")
+def compress_cmd(
+    model: str | None, tile_size: int, effort: int, verify: bool, first_frame: bool, **common: object
+) -> None:
     """Compress images (PNG, WebP, ... any format Pillow reads) to .fzi files; "-" reads standard input.
 
     Each output gets its input's permission bits and modification time. A JPEG or lossy WebP input is kept as
@@ -259,6 +262,7 @@ def compress_cmd(model: str | None, tile_size: int, effort: int, verify: bool, *
         tile_size=tile_size,
         verify=verify,
         settings=EFFORTS[effort],
+        first_frame=first_frame,
     )
 
 
