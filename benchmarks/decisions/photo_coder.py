@@ -50,7 +50,8 @@ from flowzip.classical.mixer import (
     model_contexts,
     squash,
 )
-from flowzip.classical.predictors import context_neighbours, error_weighted, median_edge
+from flowzip.classical.photo_coder import PREDICTIONS, eight_predictions
+from flowzip.classical.predictors import context_neighbours, error_weighted
 from flowzip.classical.range_coder import PROB_BITS, adapt
 from flowzip.classical.transforms import subtract_green
 from flowzip.images import read_image_rgb
@@ -59,7 +60,6 @@ from flowzip.learned.tiny_net import OTHER, SAME
 
 FEATURES = ("predictors", "lms", "models", "apm", "net")
 _COST = np.array([-math.log2(max(p, 0.5) / 4096) for p in range(4097)])  # bits of a 12-bit probability
-_PREDICTIONS = 8
 _LMS_INPUTS = 14
 _LMS_SHIFT = 6  # the filter's step: chosen on the training photos from 4..8
 _APM_RATE = 6
@@ -159,8 +159,8 @@ def code_length(pixels: np.ndarray, on: np.ndarray, w1, b1, w2, b2) -> float:
     counts = np.zeros_like(sums)
     errors = np.zeros((h, w, channels), dtype=np.int32)
     signed = np.zeros(channels, dtype=np.int64)
-    step_errors = np.zeros((2, w, channels, _PREDICTIONS), dtype=np.int64)
-    predictions = np.zeros(_PREDICTIONS, dtype=np.int64)
+    step_errors = np.zeros((2, w, channels, PREDICTIONS), dtype=np.int64)
+    predictions = np.zeros(PREDICTIONS, dtype=np.int64)
     contexts = np.zeros(inputs_all, dtype=np.int64)
     inputs = np.zeros(inputs_all + 1, dtype=np.int64)
     active = np.zeros(inputs_all + 1, dtype=np.bool_)
@@ -176,28 +176,14 @@ def code_length(pixels: np.ndarray, on: np.ndarray, w1, b1, w2, b2) -> float:
     residuals = np.zeros(channels, dtype=np.int64)
     features = np.zeros(w1.shape[1])
     hidden = np.zeros(w1.shape[0])
-    count = _PREDICTIONS if more_predictions else 4
+    count = PREDICTIONS if more_predictions else 4
     total = 0.0
     for i in range(h):
         for j in range(w):
             for k in range(channels):
                 a, b, c, d = context_neighbours(pixels, i, j, k)
                 ctx, bias_ctx = context_model(a, b, c, d, i, j, k, errors)
-                ww, nn = _at(pixels, i, j - 2, k) if j > 1 else a, _at(pixels, i - 2, j, k) if i > 1 else b
-                nne = _at(pixels, i - 2, j + 1, k) if i > 1 else d
-                predictions[0] = 8 * median_edge(a, b, c)
-                predictions[1] = 4 * (a + b)
-                predictions[2] = 8 * (a + b - c)
-                predictions[3] = 4 * (b + d + a - c)
-                predictions[4] = 8 * (b + d - nne)
-                predictions[5] = 8 * (2 * a - ww)
-                predictions[6] = 8 * (2 * b - nn)
-                if k > 0:
-                    left = _at(pixels, i, j - 1, k - 1) if j > 0 else _at(pixels, i - 1, j, k - 1)
-                    above = _at(pixels, i - 1, j, k - 1) if i > 0 else left
-                    predictions[7] = 4 * (a + b) + 2 * (2 * np.int64(pixels[i, j, k - 1]) - left - above)
-                else:
-                    predictions[7] = 4 * (a + d)
+                eight_predictions(pixels, i, j, k, (a, b, c, d), predictions)
                 weighted, weight_sum = error_weighted(i, j, k, predictions[:count], step_errors)
                 blend8 = (weighted + weight_sum // 2) // weight_sum  # in eighths
                 pred8 = blend8

@@ -240,7 +240,7 @@ def _photo_residual(
 
 
 @njit(nogil=True, inline="always")
-def _predictions(
+def eight_predictions(
     pixels: np.ndarray, i: int, j: int, k: int, neighbours: tuple[int, int, int, int], predictions: np.ndarray
 ) -> None:
     """The eight predictions of subpixel (i, j, k), in eighths of a level, into ``predictions``."""
@@ -304,7 +304,7 @@ def photo_code(
                 neighbours = context_neighbours(pixels, i, j, k)
                 a, b, c, d = neighbours
                 ctx, bias_ctx = context_model(a, b, c, d, i, j, k, errors)
-                _predictions(pixels, i, j, k, neighbours, predictions)
+                eight_predictions(pixels, i, j, k, neighbours, predictions)
                 weighted, weight_sum = error_weighted(i, j, k, predictions, step_errors)
                 blend = (weighted + weight_sum // 2) // weight_sum  # in eighths
                 for t in range(10):
