@@ -251,6 +251,12 @@ def test_an_animation_is_refused_unless_its_first_frame_is_asked_for(workdir: Pa
     assert not (workdir / "anim.fzi").exists() and (workdir / "a.fzi").exists(), "the other file is coded"
     r = run("compress", "anim.gif", "--first-frame", "--model", str(tiny_model_path), cwd=workdir)
     assert r.returncode == 0 and "3 frames, only the first is compressed" in r.stderr
+    left, right = (frame.convert("RGB") for frame in frames[:2])
+    left.save(workdir / "stereo.jpg", "MPO", save_all=True, append_images=[right])
+    r = run("compress", "stereo.jpg", "--model", str(tiny_model_path), cwd=workdir)
+    assert r.returncode == 1 and "stereo.jpg: a multi-picture JPEG of 2 frames" in r.stderr
+    r = run("compress", "stereo.jpg", "--first-frame", "--model", str(tiny_model_path), cwd=workdir)
+    assert r.returncode == 0 and "the size of the JPEG file" in r.stderr
     r = run("decompress", "anim.fzi", "--model", str(tiny_model_path), cwd=workdir)
     with Image.open(workdir / "anim.gif") as first:
         assert np.array_equal(_pixels(workdir / "anim.png")[1], np.asarray(first))

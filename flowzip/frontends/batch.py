@@ -156,7 +156,8 @@ def compress_file(task: Task) -> Result:
     image = open_image(io.BytesIO(raw), shown_name(task.source))
     frames = getattr(image, "n_frames", 1)
     if frames > 1 and not task.first_frame:
-        raise FlowzipError(f"an animation of {frames} frames: flowzip keeps one image (--first-frame codes the first)")
+        kind = "a multi-picture JPEG" if image.format == "MPO" else "an animation"
+        raise FlowzipError(f"{kind} of {frames} frames: flowzip keeps one image (--first-frame codes the first)")
     with _tile_bar(task) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FlowzipWarning)
         data = compress(
