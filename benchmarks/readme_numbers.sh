@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every number in the README's results, from scratch: prepares the data sets, then runs each measurement.
 #
-#     bash benchmarks/readme_numbers.sh [OUT]      (default OUT: runs/results; about 40 minutes on 2 cores)
+#     bash benchmarks/readme_numbers.sh [OUT]      (default OUT: runs/results; about 30 minutes on 2 cores)
 #
 # Needs ../shared/data and the optional imagecodecs package (pip install -e '.[jxl]'). Each table is written to
 # OUT/*.md as printed, with every per-image number in OUT/*.json. Nothing else should run meanwhile: the speed
