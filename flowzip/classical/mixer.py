@@ -118,6 +118,50 @@ def model_contexts(
     return earlier
 
 
+@njit(nogil=True, inline="always")
+def stretch_models(probs: np.ndarray, contexts: np.ndarray, slot: int, inputs: np.ndarray, models: int) -> None:
+    """The first ``models`` models' probabilities of a 1 in ``slot``, stretched, into ``inputs[:models]``."""
+    for z in range(models):
+        one = (1 << PROB_BITS[1]) - probs[contexts[z], slot, 0]
+        inputs[z] = STRETCH[min(max(one >> 3, 1), 4095)]
+
+
+@njit(nogil=True, inline="always")
+def mix(weights: np.ndarray, rows: np.ndarray, slot: int, inputs: np.ndarray, size: int) -> int:
+    """The mix of ``inputs[:size]`` under the sum of the weight vectors ``weights[rows[0], slot]`` and
+    ``weights[rows[1], slot]``, in stretch units (squash it for the probability of a 1). ``size`` is a constant
+    of the caller's: numba compiles a loop of known length to faster code than one over ``inputs.shape[0]``."""
+    dot = 0
+    for z in range(size):
+        dot += (weights[rows[0], slot, z] + weights[rows[1], slot, z]) * inputs[z]
+    return dot >> 17
+
+
+@njit(nogil=True, inline="always")
+def teach(
+    probs: np.ndarray,
+    contexts: np.ndarray,
+    weights: np.ndarray,
+    rows: np.ndarray,
+    inputs: np.ndarray,
+    slot: int,
+    bit: int,
+    p: int,
+    size: int,
+    models: int,
+) -> None:
+    """After ``bit`` was coded in ``slot`` under the mixed probability ``p`` of a 1 (in 2^-12): move both weight
+    vectors along the gradient of its code length (``inputs[:size]``, as ``mix``), and the first ``models``
+    models' probabilities to it."""
+    error = ((bit << 12) - p) * MIX_RATE
+    for z in range(size):
+        step = (inputs[z] * error + (1 << 13)) >> 14
+        weights[rows[0], slot, z] += step
+        weights[rows[1], slot, z] += step
+    for z in range(models):
+        adapt(probs[contexts[z]], slot, bit, True)
+
+
 @njit(nogil=True)
 def mixed_bit(
     state: np.ndarray,
@@ -134,22 +178,10 @@ def mixed_bit(
     """Code (or, ``undo``, decode) one bit in ``slot``, under the models' probabilities ``probs[contexts[z],
     slot]`` mixed with the sum of the weight vectors ``weights[rows[0], slot]`` and ``weights[rows[1], slot]``;
     then teach all of them the bit. Returns the bit, or -1 if ``data`` is full."""
+    stretch_models(probs, contexts, slot, inputs, MIX_INPUTS)
     inputs[MIX_INPUTS] = MIX_BIAS
-    for z in range(MIX_INPUTS):
-        one = (1 << PROB_BITS[1]) - probs[contexts[z], slot, 0]  # the model's probability of a 1
-        inputs[z] = STRETCH[min(max(one >> 3, 1), 4095)]
-    dot = 0
-    for z in range(MIX_INPUTS + 1):
-        dot += (weights[rows[0], slot, z] + weights[rows[1], slot, z]) * inputs[z]
-    p = min(max(squash(dot >> 17), 1), 4095)  # of a 1, in units of 2^-12
+    p = min(max(squash(mix(weights, rows, slot, inputs, MIX_INPUTS + 1)), 1), 4095)  # of a 1, in units of 2^-12
     bit = code_bit(state, data, undo, bit, (state[RANGE] >> 12) * (4096 - p))
-    if bit < 0:
-        return -1
-    error = ((bit << 12) - p) * MIX_RATE
-    for z in range(MIX_INPUTS + 1):
-        step = (inputs[z] * error + (1 << 13)) >> 14
-        weights[rows[0], slot, z] += step
-        weights[rows[1], slot, z] += step
-    for z in range(MIX_INPUTS):
-        adapt(probs[contexts[z]], slot, bit, True)
+    if bit >= 0:
+        teach(probs, contexts, weights, rows, inputs, slot, bit, p, MIX_INPUTS + 1, MIX_INPUTS)
     return bit

@@ -30,16 +30,18 @@ from flowzip.classical.mixer import (
     EARLIER_CONTEXTS,
     MIX_BIAS,
     MIX_INPUTS,
-    MIX_RATE,
     MIX_SLOTS,
     MODEL_CONTEXTS,
     SIGN_SLOT,
     STRETCH,
+    mix,
     model_contexts,
     squash,
+    stretch_models,
+    teach,
 )
 from flowzip.classical.predictors import context_neighbours, error_weighted, median_edge
-from flowzip.classical.range_coder import PROB_BITS, RANGE, adapt, code_bit, coder_state, finish
+from flowzip.classical.range_coder import RANGE, code_bit, coder_state, finish
 from flowzip.jit import njit
 from flowzip.learned.tiny_net import (
     CDF_BITS,
@@ -153,16 +155,12 @@ def _photo_bit(
     slot]``; then teach all of them the bit. ``model``: (probs, contexts, weights, rows, inputs, apm, keys).
     Returns the bit, or -1 if ``data`` is full."""
     probs, contexts, weights, rows, inputs, apm, keys = model
-    for z in range(PHOTO_MODELS):
-        one = (1 << PROB_BITS[1]) - probs[contexts[z], slot, 0]
-        inputs[z] = STRETCH[min(max(one >> 3, 1), 4095)]
+    stretch_models(probs, contexts, slot, inputs, PHOTO_MODELS)
     inputs[_NET] = STRETCH[net_one] if net_one else 0
     inputs[PHOTO_INPUTS] = MIX_BIAS
-    dot = 0
-    for z in range(PHOTO_INPUTS + 1):
-        dot += (weights[rows[0], slot, z] + weights[rows[1], slot, z]) * inputs[z]
-    mixed = min(max(squash(dot >> 17), 1), 4095)
-    stretched = min(max(dot >> 17, -2047), 2047) + 2048
+    mixed_stretch = mix(weights, rows, slot, inputs, PHOTO_INPUTS + 1)
+    mixed = min(max(squash(mixed_stretch), 1), 4095)
+    stretched = min(max(mixed_stretch, -2047), 2047) + 2048
     cell, t = stretched >> 7, stretched & 127
     refined = 2 * mixed
     for s in range(APMS):
@@ -176,13 +174,7 @@ def _photo_bit(
     for s in range(APMS):
         row = apm[s, keys[s] + slot]
         row[nearer] += ((bit << 16) - row[nearer]) >> _APM_RATE
-    error = ((bit << 12) - mixed) * MIX_RATE
-    for z in range(PHOTO_INPUTS + 1):
-        step = (inputs[z] * error + (1 << 13)) >> 14
-        weights[rows[0], slot, z] += step
-        weights[rows[1], slot, z] += step
-    for z in range(PHOTO_MODELS):
-        adapt(probs[contexts[z]], slot, bit, True)
+    teach(probs, contexts, weights, rows, inputs, slot, bit, mixed, PHOTO_INPUTS + 1, PHOTO_MODELS)
     return bit
 
 

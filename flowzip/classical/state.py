@@ -59,13 +59,14 @@ def photo_state() -> PhotoState:
     return shipped_arrays(PHOTO_STATE, PhotoState, PHOTO_STATE_SHA256)
 
 
-def cold_state(channels: int) -> MixedState:
-    """Method 7's starting state for ``channels`` channels: every probability 1/2 and unseen, the weights those
-    of method 6's model alone, no errors seen."""
-    probs = np.zeros((channels * MODEL_CONTEXTS, MIX_SLOTS, 2), dtype=np.int32)  # (probability, seen)
+def cold_state(channels: int, contexts: int = MODEL_CONTEXTS, inputs: int = MIX_INPUTS) -> MixedState:
+    """Method 7's starting state for ``channels`` channels (or that of a mixer of ``contexts`` contexts a
+    channel and ``inputs`` inputs): every probability 1/2 and unseen, the weights those of method 6's model
+    alone, no errors seen."""
+    probs = np.zeros((channels * contexts, MIX_SLOTS, 2), dtype=np.int32)  # (probability, seen)
     probs[..., 0] = 1 << (PROB_BITS[1] - 1)
     # weight vectors by channel, chosen by the activity (rows 0..23) and by the earlier channels' errors
-    weights = np.zeros((channels, ACTIVITY_CONTEXTS + EARLIER_CONTEXTS, MIX_SLOTS, MIX_INPUTS + 1), np.int64)
+    weights = np.zeros((channels, ACTIVITY_CONTEXTS + EARLIER_CONTEXTS, MIX_SLOTS, inputs + 1), np.int64)
     weights[..., 0] = 1 << 16  # the sum starts as method 6's model alone
     sums = np.zeros((channels, ACTIVITY_CONTEXTS * SHAPES), dtype=np.int64)
     counts = np.zeros((channels, ACTIVITY_CONTEXTS * SHAPES), dtype=np.int64)
@@ -75,13 +76,9 @@ def cold_state(channels: int) -> MixedState:
 def photo_cold_state(channels: int) -> PhotoState:
     """Method 9 from nothing (what ``PHOTO_STATE`` is learnt from): ``cold_state``'s start for its models and
     mixer, refinement stages that return the mixer's probability, LMS filters that correct nothing."""
-    probs = np.zeros((channels * PHOTO_CONTEXTS, MIX_SLOTS, 2), dtype=np.int32)
-    probs[..., 0] = 1 << (PROB_BITS[1] - 1)
-    weights = np.zeros((channels, ACTIVITY_CONTEXTS + EARLIER_CONTEXTS, MIX_SLOTS, PHOTO_INPUTS + 1), np.int64)
-    weights[..., 0] = 1 << 16
-    sums = np.zeros((channels, ACTIVITY_CONTEXTS * SHAPES), dtype=np.int64)
     apm = np.zeros((APMS, channels * EARLIER_CONTEXTS * MIX_SLOTS, APM_CELLS), dtype=np.int32)
     middle = APM_CELLS // 2
     for t in range(APM_CELLS):
         apm[:, :, t] = 16 * squash.py_func((t - middle) * 128)
-    return PhotoState(probs, weights, sums, sums.copy(), apm, np.zeros((channels, LMS_INPUTS), dtype=np.int64))
+    mixer = cold_state(channels, PHOTO_CONTEXTS, PHOTO_INPUTS)
+    return PhotoState(*mixer, apm, np.zeros((channels, LMS_INPUTS), dtype=np.int64))
