@@ -5,9 +5,10 @@ learned model, the classical coder or raw bytes (``flowzip.tiles``); grey, alpha
 planes go through the classical coder (``flowzip.classical``); ``flowzip.container`` writes and reads the file.
 Each is imported only for an image that needs it, and a model only for a tile that tries or uses it (PyTorch
 and numba take a second or two to load: a grey image needs no model, a header no coder). A CRC-32 of the pixels
-is checked after decoding, so a decode that is not exact fails loudly instead of returning wrong pixels. What
-the format does not keep of a PIL image and that changes how it looks (gamma and chromaticity chunks, an EXIF
-orientation, animation frames) is named in a ``FlowzipWarning``.
+is checked after decoding, so a decode that is not exact fails loudly instead of returning wrong pixels. A PIL
+image's metadata (ICC profile, EXIF, XMP, a PNG's chunks: ``flowzip.metadata``) is kept with it; what the format
+does not keep and that changes how the image looks (animation frames, transparency of other modes) is named in a
+``FlowzipWarning``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from flowzip.container import (
 from flowzip.errors import FlowzipError, warn
 from flowzip.images import ImageLike, check_8_bit
 from flowzip.learned.zoo import Model, ModelOnUse, default_model, find_model, load_model, model_id
+from flowzip.metadata import NO_METADATA, Metadata, of_image, to_info
 from flowzip.settings import DEFAULT_SETTINGS, EncoderSettings
 
 if TYPE_CHECKING:
@@ -49,7 +51,6 @@ if TYPE_CHECKING:
 
 DEFAULT_TILE_SIZE = 256
 _ARRAY_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # channels -> mode, for numpy input
-EXIF_ORIENTATION = 0x0112
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,12 @@ class _Pixels:
     mode: str
     kind: str
     palette: Palette | None = None
-    icc_profile: bytes | None = None
+    metadata: Metadata = NO_METADATA
     colour_key: tuple[int, ...] | None = None
 
     def same_as(self, other: _Pixels) -> bool:
         """The same pixels, mode, kind and metadata."""
-        fields = ("mode", "kind", "palette", "icc_profile", "colour_key")
+        fields = ("mode", "kind", "palette", "metadata", "colour_key")
         return np.array_equal(self.pixels, other.pixels) and all(getattr(self, f) == getattr(other, f) for f in fields)
 
 
@@ -89,24 +90,19 @@ def _unkept_metadata(image: Image.Image) -> list[str]:
         lost.append(f"{image.n_frames} frames, only the first is compressed")
     if "transparency" in image.info and image.mode not in (*COLOUR_KEY_CHANNELS, "P"):
         lost.append(f"the transparency of a {image.mode} image is not kept")
-    for key, what in (("gamma", "gamma (gAMA)"), ("chromaticity", "chromaticity (cHRM)"), ("srgb", "sRGB intent")):
-        if key in image.info:
-            lost.append(f"its {what} is not kept")
-    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
-    if orientation != 1:
-        lost.append(f"its EXIF orientation ({orientation}) is not kept: the pixels are stored as they are")
     return lost
 
 
-def _from_input(image: ImageLike) -> _Pixels:
+def _from_input(image: ImageLike, metadata: Metadata | None) -> _Pixels:
+    """The pixels of ``image`` and the metadata to store: ``metadata``, or (None) a PIL image's own."""
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8:
             raise FlowzipError(f"unsupported array dtype {image.dtype}: flowzip codes 8-bit (uint8) images")
         if image.ndim == 2:
-            return _Pixels(image[:, :, None], "L", "array2d")
+            return _Pixels(image[:, :, None], "L", "array2d", metadata=metadata or NO_METADATA)
         if image.ndim != 3 or image.shape[2] not in _ARRAY_MODES:
             raise FlowzipError(f"unsupported array shape {image.shape}: expected (H, W) or (H, W, 1|2|3|4)")
-        return _Pixels(image, _ARRAY_MODES[image.shape[2]], "array")
+        return _Pixels(image, _ARRAY_MODES[image.shape[2]], "array", metadata=metadata or NO_METADATA)
     if not isinstance(image, Image.Image):
         raise FlowzipError(f"cannot compress a {type(image).__name__}: pass a numpy uint8 array or a PIL image")
     if image.mode not in MODES:
@@ -129,7 +125,7 @@ def _from_input(image: ImageLike) -> _Pixels:
         image.mode,
         "image",
         palette,
-        image.info.get("icc_profile") or None,
+        of_image(image) if metadata is None else metadata,
         _colour_key(image),
     )
 
@@ -145,8 +141,7 @@ def _to_image(p: _Pixels) -> Image.Image:
             img.info["transparency"] = p.palette.transparency
     if p.colour_key is not None:
         img.info["transparency"] = p.colour_key if len(p.colour_key) > 1 else p.colour_key[0]
-    if p.icc_profile:
-        img.info["icc_profile"] = p.icc_profile
+    img.info.update(to_info(p.metadata))
     return img
 
 
@@ -181,6 +176,8 @@ def compress(
     tools: Collection[str] | None = None,
     verify: bool = False,
     settings: EncoderSettings = DEFAULT_SETTINGS,
+    strip: bool = False,
+    metadata: Metadata | None = None,
 ) -> bytes:
     """Compress an image losslessly; return the bytes of a .fzi file.
 
@@ -194,13 +191,18 @@ def compress(
     alone (None: those of ``settings``, an ``EncoderSettings`` with the searches' other limits, which tries the
     flow only on images of at most ``flow_max_pixels``).
 
+    The file keeps ``metadata``, or (None) a PIL image's own as Pillow read it (``flowzip.metadata.of_image``;
+    pass ``of_image(image, file_bytes)`` to keep a PNG file's every chunk); ``strip`` keeps only the ICC profile.
+
     The file is always read back through the decoder's checks of its header and section sizes; with ``verify``
     it is also decoded whole and compared with the input (as long again as the encoding where the flow codes
     tiles). Either failing is a ``FlowzipError``, never a file that does not decode.
     """
     if tools is not None:  # exactly these, on any image
         settings = dataclasses.replace(settings, tools=tuple(tools), flow_max_pixels=math.inf)
-    p = _from_input(image)
+    p = _from_input(image, metadata)
+    if strip:
+        p = dataclasses.replace(p, metadata=p.metadata.stripped())
     height, width, _ = p.pixels.shape
     if height * width > settings.flow_max_pixels:
         settings = dataclasses.replace(settings, tools=tuple(t for t in settings.tools if t != "flow"))
@@ -236,7 +238,7 @@ def compress(
         tile_log2,
         pixel_checksum(p.pixels.tobytes()),
         stored_id,
-        p.icc_profile,
+        p.metadata,
         p.palette,
         p.colour_key,
     )
@@ -293,7 +295,7 @@ def _decode(
             "checksum mismatch: the decoded pixels are not the original ones (corrupt file, or "
             "this machine computes the model differently)"
         )
-    return _Pixels(pixels, header.mode, header.kind, header.palette, header.icc_profile, header.colour_key)
+    return _Pixels(pixels, header.mode, header.kind, header.palette, header.metadata, header.colour_key)
 
 
 def decompress(
@@ -305,8 +307,9 @@ def decompress(
 ) -> ImageLike:
     """Decompress a .fzi file's bytes to exactly the pixels that were compressed.
 
-    Returns the same kind that was compressed: a PIL image (same mode, palette, transparency and ICC
-    profile) or a numpy array of the same shape. ``model`` overrides the search for the file's model among
+    Returns the same kind that was compressed: a PIL image (same mode, palette and transparency; its ``info``
+    has the metadata as ``flowzip.metadata.to_info`` names them, and ``read_header(data).metadata`` all of it)
+    or a numpy array of the same shape. ``model`` overrides the search for the file's model among
     the shipped ones (a name or a path); it must be the model the file was written with. Images of more than
     ``max_pixels`` pixels (default 2**28) are refused before anything is allocated; None lifts the limit.
     ``progress(done, total)`` is called after each RGB tile; ``jobs`` tiles are decoded at once (None: one
@@ -336,7 +339,7 @@ def model_code_length(image: ImageLike, model: str | Model | None = None, tile_s
     tile by tile as ``compress`` codes them (padding included), with ``model`` or, if None, ``zoo.default_model``
     of the image's size. A tile coded by the flow costs this plus the coder's small overhead; divide by
     ``H * W * 3`` for bits per subpixel."""
-    p = _from_input(image)
+    p = _from_input(image, NO_METADATA)
     if not MODES[p.mode].rgb_planes:
         raise FlowzipError(f"a {p.mode} image is not coded by the flow; only RGB and RGBA are")
     from flowzip.tiles.flow import flow_code_length

@@ -9,15 +9,18 @@ one implied by the end of the file. ``read_container`` checks everything it can 
 
 from __future__ import annotations
 
+import lzma
 import zlib
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from flowzip.classical.lzma_coder import lzma_compress, lzma_filters
 from flowzip.errors import FlowzipError
+from flowzip.metadata import ICC, NO_METADATA, Metadata
 
 MAGIC = b"FZ"
-FORMAT_VERSION = 7  # what this flowzip writes
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
+FORMAT_VERSION = 8  # what this flowzip writes
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
 MODEL_ID_BYTES = 4
 # format 6: a shipped model is named by its number here (one byte), any other by OTHER_MODEL then its id. Append
 # only: a number, once given, names that model for ever (tests/test_zoo.py checks every shipped model has one).
@@ -65,14 +68,18 @@ MODES = {
 _MODE_BY_CODE = {layout.code: mode for mode, layout in MODES.items()}
 # how decompress hands the pixels back: as a PIL image, or a numpy array (H, W, C) or (H, W)
 KINDS = ("image", "array", "array2d")
-_FLAG_ICC = 0x08
+_FLAG_METADATA = 0x08  # format 8: the metadata field follows; before, an ICC profile (the only metadata kept)
 _FLAG_COLOUR_KEY = 0x40  # format 2: a colour key (tRNS transparency) follows the palette field
 _FLAG_TILE_IMPLIED = 0x80  # format 2: no tile-size byte, the tile is the smallest that covers the image
-_FLAG_RESERVED = {1: 0xC0, 2: 0x00, 3: 0x00, 4: 0x00, 5: 0x00, 6: 0x00, 7: 0x00}
+_FLAG_RESERVED = {1: 0xC0, **dict.fromkeys(range(2, FORMAT_VERSION + 1), 0x00)}
 COLOUR_KEY_CHANNELS = {"RGB": 3, "L": 1, "1": 1}  # the modes that may have a colour key, and its values
 COLOUR_KEY_MAX = 65535  # PNG's tRNS holds 16-bit values
 MIN_TILE_LOG2, MAX_TILE_LOG2 = 5, 12
 PALETTE_MODES = ("RGB", "RGBA")
+# format 8: how the metadata field's records are stored (the shorter is written), and a reader's limits
+METADATA_CODINGS = ("stored", "LZMA2")
+MAX_METADATA_BYTES = 64 << 20  # Pillow's limit for a PNG's text is 64 MB too
+MAX_METADATA_NAME_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -95,10 +102,14 @@ class Header:
     tile_log2: int
     checksum: int
     model_id: bytes = b""
-    icc_profile: bytes | None = None
+    metadata: Metadata = NO_METADATA  # its ICC profile, EXIF, XMP... (``flowzip.metadata``)
     palette: Palette | None = None
     colour_key: tuple[int, ...] | None = None  # the one colour shown transparent (RGB, L and 1 images)
     version: int = FORMAT_VERSION  # of the file read; a written file is always FORMAT_VERSION
+
+    @property
+    def icc_profile(self) -> bytes | None:
+        return self.metadata.get(ICC)
 
     @property
     def tile_size(self) -> int:
@@ -155,7 +166,7 @@ def write_container(header: Header, sections: list[bytes]) -> bytes:
     if len(sections) != header.section_count:
         raise ValueError(f"{header.mode} image needs {header.section_count} sections, got {len(sections)}")
     layout = MODES[header.mode]
-    flags = layout.code | (_FLAG_ICC if header.icc_profile else 0) | (KINDS.index(header.kind) << 4)
+    flags = layout.code | (_FLAG_METADATA if header.metadata else 0) | (KINDS.index(header.kind) << 4)
     flags |= _FLAG_COLOUR_KEY if header.colour_key is not None else 0
     tile_implied = layout.rgb_planes and header.tile_log2 == covering_tile_log2(header.width, header.height)
     flags |= _FLAG_TILE_IMPLIED if tile_implied else 0
@@ -176,8 +187,9 @@ def write_container(header: Header, sections: list[bytes]) -> bytes:
         if len(header.colour_key) != COLOUR_KEY_CHANNELS.get(header.mode):
             raise ValueError(f"a {header.mode} image cannot have the colour key {header.colour_key}")
         out += b"".join(_varint(v) for v in header.colour_key)
-    if header.icc_profile:
-        out += _varint(len(header.icc_profile)) + header.icc_profile
+    if header.metadata:
+        field = write_metadata_field(header.metadata)
+        out += _varint(len(field)) + field
     out += header.checksum.to_bytes(4, "little")
     for s in sections:
         out += _varint(len(s))
@@ -231,6 +243,46 @@ def _read_model_field(r: _Reader, version: int) -> bytes:
     if number >= len(SHIPPED_MODEL_IDS):
         raise FlowzipError(f"this file needs shipped model number {number}, which this flowzip does not know")
     return SHIPPED_MODEL_IDS[number]
+
+
+def write_metadata_field(metadata: Metadata) -> bytes:
+    """The metadata field: the records, stored or LZMA2-compressed, whichever is shorter, then their CRC-32 (the
+    pixels' checksum does not cover them)."""
+    records = b"".join(
+        _varint(len(name)) + name.encode("ascii") + _varint(len(value)) + value for name, value in metadata.records
+    )
+    crc = zlib.crc32(records).to_bytes(4, "little")
+    packed = lzma_compress(records, len(records))
+    if len(packed) + len(_varint(len(records))) < len(records):
+        return bytes([METADATA_CODINGS.index("LZMA2")]) + _varint(len(records)) + packed + crc
+    return bytes([METADATA_CODINGS.index("stored")]) + records + crc
+
+
+def read_metadata_field(field: bytes) -> Metadata:
+    """The records of a metadata field (``write_metadata_field``); a malformed or damaged one is an error."""
+    if len(field) < 5 or field[0] >= len(METADATA_CODINGS):
+        raise FlowzipError("corrupt file: invalid metadata field")
+    r = _Reader(field[:-4])
+    r.pos = 1
+    records = field[1:-4]
+    if METADATA_CODINGS[field[0]] == "LZMA2":
+        size = r.varint("metadata size", MAX_METADATA_BYTES)
+        unpacker = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=lzma_filters(size))
+        try:
+            records = unpacker.decompress(field[r.pos : -4], max_length=size + 1)
+        except lzma.LZMAError as e:
+            raise FlowzipError(f"corrupt file: the metadata do not decompress ({e})") from None
+        if len(records) != size or not unpacker.eof or unpacker.unused_data:
+            raise FlowzipError("corrupt file: the metadata are not the size stored")
+    if zlib.crc32(records) != int.from_bytes(field[-4:], "little"):
+        raise FlowzipError("corrupt file: the metadata's checksum does not match")
+    r, out = _Reader(records), []
+    while r.pos < len(records):
+        name = r.take(r.varint("metadata name length", MAX_METADATA_NAME_BYTES), "metadata name")
+        if not name or not name.isascii():
+            raise FlowzipError("corrupt file: invalid metadata name")
+        out.append((name.decode("ascii"), r.take(r.varint("metadata length", len(records)), "metadata")))
+    return Metadata(tuple(out))
 
 
 def read_container(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[Header, list[bytes]]:
@@ -288,13 +340,13 @@ def read_container(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> 
         if mode not in COLOUR_KEY_CHANNELS:
             raise FlowzipError(f"corrupt file: a {mode} image cannot have a colour key")
         colour_key = tuple(r.varint("colour key", COLOUR_KEY_MAX) for _ in range(COLOUR_KEY_CHANNELS[mode]))
-    icc = (
-        r.take(r.varint("ICC profile length", len(data), past_end="truncated file"), "ICC profile")
-        if flags & _FLAG_ICC
-        else None
-    )
+    kept = NO_METADATA
+    if flags & _FLAG_METADATA:
+        what = "metadata" if version >= 8 else "ICC profile"
+        field = r.take(r.varint(f"{what} length", len(data), past_end="truncated file"), what)
+        kept = read_metadata_field(field) if version >= 8 else Metadata(((ICC, field),))
     checksum = int.from_bytes(r.take(4, "checksum"), "little")
-    header = Header(width, height, mode, kind, tile_log2, checksum, model_id, icc, palette, colour_key, version)
+    header = Header(width, height, mode, kind, tile_log2, checksum, model_id, kept, palette, colour_key, version)
     stored = header.section_count - (version == 1)  # format 1 leaves the last length implied
     if stored > len(data) - r.pos:  # each stored length takes at least one byte
         raise FlowzipError(f"truncated file ({header.section_count} sections cannot fit in {len(data)} bytes)")

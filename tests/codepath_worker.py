@@ -25,7 +25,7 @@ import flowzip
 import flowzip.learned.exact
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import CORPORA, decode, manifest, mismatches
+from corpus import CORPORA, decode, manifest, mismatches, stored_metadata
 
 
 def main() -> None:
@@ -56,7 +56,9 @@ def main() -> None:
         np.save(args.target, flowzip.decompress(Path(args.source).read_bytes(), model=args.model, jobs=args.jobs))
     else:
         found = {
-            f"{folder.name}/{name}": mismatches(decode(folder, name, spec, args.jobs), spec)
+            f"{folder.name}/{name}": mismatches(
+                decode(folder, name, spec, args.jobs), spec, stored_metadata(folder, name)
+            )
             for folder in CORPORA
             for name, spec in manifest(folder).items()
         }

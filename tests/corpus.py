@@ -1,6 +1,7 @@
 """What a file of the compatibility or conformance corpus must decode to (its manifest entry), and the check.
 
-An entry holds the decoded type and shape, the SHA-256 of the pixels and of the palette, and the transparency.
+An entry holds the decoded type and shape, the SHA-256 of the pixels and of the palette, the transparency and
+(from format 8, for files that have them) the metadata records' names and SHA-256.
 """
 
 from __future__ import annotations
@@ -13,21 +14,28 @@ import numpy as np
 from PIL import Image
 
 import flowzip
+from flowzip.metadata import NO_METADATA, Metadata
 
 TESTS = Path(__file__).resolve().parent
 CORPORA = [*sorted((TESTS / "compat").glob("v*")), TESTS / "conformance"]
 
 
-def entry(out: Image.Image | np.ndarray) -> dict:
-    """What a file must decode to: its type, shape, pixels' and palette's hashes and transparency."""
+_ENTRY_FIELDS = ("type", "shape", "sha256", "palette_sha256", "transparency", "metadata")
+
+
+def entry(out: Image.Image | np.ndarray, metadata: Metadata = NO_METADATA) -> dict:
+    """What a file must decode to: its type, shape, pixels' and palette's hashes and transparency, and its
+    metadata records (if it has any)."""
     pixels = np.asarray(out)
     image = not isinstance(out, np.ndarray)
+    records = [[name, hashlib.sha256(value).hexdigest()] for name, value in metadata.records]
     return {
         "type": f"image {out.mode}" if image else "array",
         "shape": list(pixels.shape),
         "sha256": hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest(),
         "palette_sha256": hashlib.sha256(bytes(out.getpalette() or [])).hexdigest() if image else None,
         "transparency": _json(out.info.get("transparency")) if image else None,
+        **({"metadata": records} if records else {}),
     }
 
 
@@ -49,7 +57,13 @@ def decode(folder: Path, name: str, spec: dict, jobs: int | None = None) -> Imag
     return flowzip.decompress((folder / name).read_bytes(), model=model, jobs=jobs)
 
 
-def mismatches(out: Image.Image | np.ndarray, spec: dict) -> list[str]:
-    """The fields of ``spec`` that the decoded ``out`` does not match (format 1 recorded no transparency)."""
-    got = entry(out)
-    return [k for k in got if k in spec and got[k] != spec[k]]
+def stored_metadata(folder: Path, name: str) -> Metadata:
+    """The metadata a corpus file holds, read from its header."""
+    return flowzip.read_header((folder / name).read_bytes()).metadata
+
+
+def mismatches(out: Image.Image | np.ndarray, spec: dict, metadata: Metadata = NO_METADATA) -> list[str]:
+    """The fields of ``spec`` that the decoded ``out`` and the file's ``metadata`` do not match (format 1
+    recorded no transparency, formats before 8 no metadata)."""
+    got = entry(out, metadata)
+    return [k for k in _ENTRY_FIELDS if k in spec and got.get(k) != spec[k]]

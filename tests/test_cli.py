@@ -319,14 +319,96 @@ def test_transparency_survives_the_command_line(workdir: Path, tiny_model_path: 
     assert not (workdir / "key.bmp").exists()
 
 
-def test_unkept_gamma_is_a_warning(workdir: Path, tiny_model_path: Path) -> None:
+def _png_with_every_chunk(path: Path) -> None:
+    """A PNG with metadata of every kind a PNG holds, some of which Pillow does not read (cICP, tIME, sBIT)."""
     from PIL import PngImagePlugin
 
     chunks = PngImagePlugin.PngInfo()
-    chunks.add(b"gAMA", (70000).to_bytes(4, "big"))
-    Image.open(workdir / "a.png").save(workdir / "gamma.png", pnginfo=chunks)
-    r = run("compress", "gamma.png", "--model", str(tiny_model_path), cwd=workdir)
-    assert r.returncode == 0 and "warning: its gamma (gAMA) is not kept" in r.stderr
+    chunks.add_text("Title", "a title")
+    chunks.add_text("Comment", "zipped " * 20, zip=True)
+    chunks.add_itxt("Description", "\u00e9t\u00e9 \u2603", lang="fr", tkey="Beschreibung")
+    chunks.add_itxt("XML:com.adobe.xmp", "<x:xmpmeta/>")
+    for cid, data in ((b"gAMA", b"\0\0\xb1\x8f"), (b"cICP", b"\1\x0d\0\1"), (b"tIME", b"\x07\xea\x0c\x04\x0f\x10\x11")):
+        chunks.add(cid, data)
+    chunks.add(b"sBIT", b"\x08\x08\x08")
+    chunks.add(b"prVt", b"a private chunk")
+    exif = Image.Exif()
+    exif[0x0112], exif[0x010F] = 6, "Maker"
+    image = Image.fromarray(make_image("photo", 12, 20))
+    image.save(path, pnginfo=chunks, dpi=(300, 300), exif=exif.tobytes(), icc_profile=b"profile " * 100)
+
+
+def _ancillary_chunks(path: Path) -> list[tuple[bytes, bytes]]:
+    from flowzip.metadata import read_png_chunks
+
+    return sorted(c for c in read_png_chunks(path.read_bytes()) if c[0][:1].islower())
+
+
+def test_metadata_come_back_byte_for_byte_and_info_lists_them(workdir: Path, tiny_model_path: Path) -> None:
+    """Every ancillary chunk of a PNG comes back to a PNG as it was (in PNG's order of chunk kinds); other
+    formats get what they hold, and a warning names the rest; --strip keeps only the ICC profile."""
+    _png_with_every_chunk(workdir / "meta.png")
+    model = ("--model", str(tiny_model_path))
+    r = run("compress", "meta.png", *model, cwd=workdir)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    info = run("info", "meta.fzi", cwd=workdir).stdout.decode()
+    for what in ("ICC profile (800 bytes)", "EXIF (", "orientation 6", "XMP (12 bytes)", "tEXt chunk", "zTXt chunk"):
+        assert what in info, (what, info)
+    (workdir / "meta.png").rename(workdir / "orig.png")
+    r = run("decompress", "meta.fzi", *model, cwd=workdir)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    assert _ancillary_chunks(workdir / "meta.png") == _ancillary_chunks(workdir / "orig.png")
+    assert _pixels(workdir / "meta.png")[1].tobytes() == _pixels(workdir / "orig.png")[1].tobytes()
+
+    r = run("decompress", "meta.fzi", "-o", "meta.webp", *model, cwd=workdir)
+    assert r.returncode == 0
+    assert "warning: WEBP cannot hold its tEXt chunk, zTXt chunk, iTXt chunk, gAMA chunk, cICP chunk" in r.stderr
+    with Image.open(workdir / "meta.webp") as webp, Image.open(workdir / "orig.png") as png:
+        assert webp.info["icc_profile"] == png.info["icc_profile"] and webp.info["xmp"] == b"<x:xmpmeta/>"
+        assert webp.getexif() == png.getexif()
+    r = run("decompress", "meta.fzi", "-o", "meta.bmp", *model, cwd=workdir)
+    assert r.returncode == 0 and "BMP cannot hold its ICC profile, EXIF, XMP, tEXt chunk" in r.stderr
+
+    r = run("compress", "orig.png", "--strip", "-o", "stripped.fzi", *model, cwd=workdir)
+    assert r.returncode == 0
+    assert "metadata   ICC profile (800 bytes)\n" in run("info", "stripped.fzi", cwd=workdir).stdout.decode()
+
+
+def test_jpeg_and_tiff_metadata_are_kept(workdir: Path, tiny_model_path: Path) -> None:
+    """A JPEG's EXIF, XMP, comment, resolution and Photoshop resources (IPTC); a TIFF's descriptive tags,
+    XMP, IPTC and resolution: each comes back in a TIFF output, which holds them all."""
+    from PIL import TiffImagePlugin
+
+    image = Image.fromarray(make_image("photo", 16, 16))
+    exif = Image.Exif()
+    exif[0x010F] = "Maker"
+    iptc = b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x07\x1c\x02\x05\x00\x02Hi\x00"
+    image.save(workdir / "in.jpg", exif=exif, xmp=b"<jpeg-xmp/>", comment=b"a comment", dpi=(200, 100), quality=95)
+    jpeg = (workdir / "in.jpg").read_bytes()
+    app13 = b"\xff\xed" + (len(iptc) + 2).to_bytes(2, "big") + iptc
+    (workdir / "in.jpg").write_bytes(jpeg[:2] + app13 + jpeg[2:])
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[315], tags[33723] = "An Artist", b"\x1c\x02\x05\x00\x02Hi"
+    tags.tagtype[33723] = 7
+    image.save(workdir / "in.tif", tiffinfo=tags, dpi=(150, 150))
+    model = ("--model", str(tiny_model_path))
+    for name in ("jpg", "tif"):
+        assert run("compress", f"in.{name}", "-o", f"{name}.fzi", *model, cwd=workdir).returncode == 0
+    info = run("info", "jpg.fzi", cwd=workdir).stdout.decode()
+    for what in ("EXIF (", "XMP (11 bytes)", "Photoshop resources (", "comment (9 bytes)", "resolution"):
+        assert what in info, (what, info)
+    r = run("decompress", "jpg.fzi", "-o", "jpg.tif", *model, cwd=workdir)
+    assert r.returncode == 0 and "TIFF cannot hold its comment: not written" in r.stderr, r.stderr
+    with Image.open(workdir / "jpg.tif") as out, Image.open(workdir / "in.jpg") as original:
+        assert out.getexif()[0x010F] == "Maker" and out.info["xmp"] == b"<jpeg-xmp/>"
+        assert out.info["dpi"] == (200, 100)
+        assert out.tag_v2[34377] == iptc[len(b"Photoshop 3.0\0") :]
+        assert np.array_equal(np.asarray(out), np.asarray(original))
+    r = run("decompress", "tif.fzi", "-o", "tif.tif", *model, cwd=workdir)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    with Image.open(workdir / "tif.tif") as out:
+        assert out.getexif()[315] == "An Artist" and bytes(out.tag_v2[33723]) == tags[33723]
+        assert out.info["dpi"] == (150, 150)
 
 
 def test_help_lists_every_command_and_bench_takes_m(workdir: Path, tiny_model_path: Path) -> None:

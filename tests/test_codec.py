@@ -322,19 +322,25 @@ def test_colour_key_transparency_round_trip(mode: str, key: object, tiny_model: 
 
 
 def test_what_is_not_kept_is_named_in_a_warning(tiny_model: Model) -> None:
-    image = Image.fromarray(make_image("photo", 8, 8))
-    image.info.update(gamma=0.7, chromaticity=(0.3, 0.3, 0.6, 0.3, 0.3, 0.6, 0.1, 0.1))
+    image = Image.fromarray(make_image("photo", 8, 8), "RGB").convert("RGBA")
+    image.info["transparency"] = 3  # a stale key Pillow may leave on an RGBA image: its alpha says it all
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         flowzip.compress(image, model=tiny_model)
     assert [(w.category, str(w.message)) for w in caught] == [
-        (flowzip.FlowzipWarning, "its gamma (gAMA) is not kept"),
-        (flowzip.FlowzipWarning, "its chromaticity (cHRM) is not kept"),
+        (flowzip.FlowzipWarning, "the transparency of a RGBA image is not kept"),
     ]
     quiet = Image.fromarray(make_image("photo", 8, 8))
+    quiet.info.update(gamma=0.7, chromaticity=(0.3, 0.3, 0.6, 0.3, 0.3, 0.6, 0.1, 0.1), dpi=(72, 72))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        flowzip.compress(quiet, model=tiny_model)  # nothing lost, nothing said
+        out = flowzip.decompress(flowzip.compress(quiet, model=tiny_model))  # nothing lost, nothing said
+    chunks = dict(flowzip.read_header(flowzip.compress(quiet, model=tiny_model)).metadata.png_chunks())
+    assert chunks == {
+        b"gAMA": (70000).to_bytes(4, "big"),
+        b"cHRM": b"".join(v.to_bytes(4, "big") for v in (30000, 30000, 60000, 30000, 30000, 60000, 10000, 10000)),
+    }
+    assert out.info["dpi"] == (72.0, 72.0)
 
 
 def test_tiles_are_coded_on_one_thread_each(tiny_model: Model, monkeypatch: pytest.MonkeyPatch) -> None:

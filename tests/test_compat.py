@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from corpus import CORPORA, TESTS, decode, manifest, mismatches
+from corpus import CORPORA, TESTS, decode, manifest, mismatches, stored_metadata
 
 from flowzip.classical.methods import CONTEXT_METHODS, TRANSFORMS
 from flowzip.container import read_container
@@ -21,7 +21,7 @@ CASES = [
 def test_corpus_decodes(folder: Path, name: str, spec: dict) -> None:
     # From v6 one file names a shipped model by its number, which decoding finds by itself, as a user's would
     # (its manifest records the model's name when it was written; a later model of that name takes the name).
-    assert mismatches(decode(folder, name, spec), spec) == []
+    assert mismatches(decode(folder, name, spec), spec, stored_metadata(folder, name)) == []
 
 
 def test_corpus_exercises_every_tool() -> None:

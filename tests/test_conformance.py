@@ -4,7 +4,7 @@ decoding to the pixels its manifest records. tests/test_codepaths.py decodes it 
 from __future__ import annotations
 
 import pytest
-from corpus import TESTS, decode, manifest, mismatches
+from corpus import TESTS, decode, manifest, mismatches, stored_metadata
 
 import flowzip
 from flowzip.classical.methods import MIXED_METHODS, PHOTO_METHOD, PREDICTORS, TRANSFORMS
@@ -19,7 +19,7 @@ MANIFEST = manifest(FOLDER)
 @pytest.mark.parametrize("name", sorted(MANIFEST))
 def test_file_decodes_to_its_record(name: str) -> None:
     spec = MANIFEST[name]
-    assert mismatches(decode(FOLDER, name, spec), spec) == []
+    assert mismatches(decode(FOLDER, name, spec), spec, stored_metadata(FOLDER, name)) == []
     assert coding_paths((FOLDER / name).read_bytes()) == spec["paths"]
 
 
@@ -53,6 +53,7 @@ def test_every_model_mode_and_header_field_is_covered() -> None:
     transparencies = {type(h.palette.transparency) for h in headers.values() if h.palette is not None}
     assert transparencies == {int, bytes}
     assert any(h.icc_profile for h in headers.values())
+    assert any(len(h.metadata.records) > 1 for h in headers.values()), "a file with metadata of several kinds"
     sizes = {(h.width, h.height) for h in headers.values()}
     assert {(1, 1), (97, 1), (1, 97)} <= sizes
     grids = {h.tile_counts for h in headers.values() if MODES[h.mode].rgb_planes}

@@ -16,6 +16,7 @@ from flowzip.container import (
     write_container,
 )
 from flowzip.errors import FlowzipError
+from flowzip.metadata import EXIF, ICC, XMP, Metadata
 
 
 def test_small_image_overhead_is_at_most_13_bytes() -> None:
@@ -35,7 +36,8 @@ def test_small_image_overhead_is_at_most_13_bytes() -> None:
 @pytest.mark.parametrize(
     "header",
     [
-        Header(1000, 700, "RGBA", "array", 8, 1, b"abcd", icc_profile=b"icc" * 100),
+        Header(1000, 700, "RGBA", "array", 8, 1, b"abcd", Metadata(((ICC, b"icc" * 100),))),
+        Header(10, 7, "RGB", "image", 8, 1, b"abcd", Metadata(((EXIF, b"MM\0*"), (XMP, b""), ("png:tEXt", b"a\0b")))),
         Header(3, 2, "P", "image", 12, 2, palette=Palette("RGBA", bytes(range(16)), b"\x00\xff")),
         Header(3, 2, "P", "image", 12, 3, palette=Palette("RGB", bytes(range(12)), 2)),
         Header(5, 4, "L", "array2d", 12, 4),
@@ -63,7 +65,7 @@ def test_a_shipped_model_takes_one_byte_of_the_header() -> None:
 
 
 def test_every_truncation_is_a_clean_error_that_says_so() -> None:
-    header = Header(600, 300, "RGBA", "image", 8, 5, b"abcd", icc_profile=b"x" * 40)
+    header = Header(600, 300, "RGBA", "image", 8, 5, b"abcd", Metadata(((ICC, bytes(range(40))),)))
     data = write_container(header, [b"t" * 20] * header.section_count)
     for n in range(len(data)):  # every cut, also one inside the last section
         with pytest.raises(FlowzipError, match="truncated"):

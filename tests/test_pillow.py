@@ -53,8 +53,8 @@ def test_format_fzi_saves_and_warnings_point_at_the_callers_line() -> None:
     import io
     import warnings
 
-    image = Image.fromarray(make_image("photo", 8, 8))
-    image.info["gamma"] = 0.45
+    image = Image.fromarray(make_image("photo", 8, 8)).convert("RGBA")
+    image.info["transparency"] = 0  # not kept: the alpha is the transparency
     buffer = io.BytesIO()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

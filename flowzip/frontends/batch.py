@@ -27,10 +27,11 @@ import click
 from PIL import Image
 from tqdm import tqdm
 
-from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image
+from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image, read_header
 from flowzip.container import DEFAULT_MAX_PIXELS, MAGIC
 from flowzip.errors import FlowzipError, FlowzipWarning, file_errors, naming
 from flowzip.images import open_image
+from flowzip.metadata import NO_METADATA, Metadata, insert_png_chunks, of_image, save_options
 from flowzip.settings import DEFAULT_SETTINGS, EncoderSettings
 
 # Pillow formats that store every mode flowzip decodes to without loss, and the options that make them so
@@ -79,20 +80,23 @@ def write_atomic(path: Path, data: bytes, overwrite: bool, like: Path | None = N
             os.unlink(tmp)
 
 
-def encode_output(image: Image.Image, path: Path) -> bytes:
-    """The bytes of ``image`` in the lossless format that ``path``'s suffix names."""
+def encode_output(image: Image.Image, path: Path, metadata: Metadata = NO_METADATA) -> tuple[bytes, str]:
+    """The bytes of ``image`` with its ``metadata`` in the lossless format that ``path``'s suffix names, and a
+    note that names what of the metadata that format cannot hold ("" if none)."""
     fmt, options = _LOSSLESS_OUTPUTS.get(path.suffix.lower(), (None, None))
     if fmt is None:
         raise FlowzipError(f"{path}: choose a lossless output format ({', '.join(_LOSSLESS_OUTPUTS)})")
     # Pillow drops the transparency of these formats' saves without a word, but for WebP's P -> RGBA
     if "transparency" in image.info and fmt != "PNG" and (fmt, image.mode) != ("WEBP", "P"):
         raise FlowzipError(f"{path}: {fmt} cannot store the transparency of this {image.mode} image; write .png")
+    held = save_options(metadata, fmt)
     buf = io.BytesIO()
     try:
-        image.save(buf, fmt, **options)
+        image.save(buf, fmt, **options, **held.options)
     except (OSError, ValueError) as e:
         raise FlowzipError(f"{path}: cannot store a {image.mode} image as {fmt} ({e})") from None
-    return buf.getvalue()
+    data = insert_png_chunks(buf.getvalue(), held.png_chunks) if fmt == "PNG" else buf.getvalue()
+    return data, f"{fmt} cannot hold its {', '.join(held.unkept)}: not written" if held.unkept else ""
 
 
 def read_bytes(name: str) -> bytes:
@@ -119,6 +123,7 @@ class Task:
     settings: EncoderSettings = DEFAULT_SETTINGS  # compress: what the encoder tries (``--effort``)
     make_dirs: bool = False  # make the target's missing folders (outputs in a folder of their own)
     first_frame: bool = False  # compress: code the first frame of an animation, not refuse it
+    strip: bool = False  # compress: keep no metadata but the ICC profile
 
 
 @dataclass
@@ -168,6 +173,8 @@ def compress_file(task: Task) -> Result:
             jobs=task.tile_jobs,
             verify=task.verify,
             settings=task.settings,
+            strip=task.strip,
+            metadata=of_image(image, raw),
         )
     _write_target(task, data)
     subpixels = image.width * image.height * len(image.getbands())
@@ -206,10 +213,11 @@ def decompress_file(task: Task) -> Result:
     """Decompress a .fzi file to an image file in the lossless format the target's suffix names."""
     start = time.perf_counter()
     raw, image = _decoded(task)
-    data = encode_output(image, Path(task.target if task.target != "-" else "stdout.png"))
+    target = Path(task.target if task.target != "-" else "stdout.png")
+    data, note = encode_output(image, target, read_header(raw).metadata)
     _write_target(task, data)
     subpixels = image.width * image.height * len(image.getbands())
-    return Result(task, len(raw), len(data), len(raw), subpixels, time.perf_counter() - start)
+    return Result(task, len(raw), len(data), len(raw), subpixels, time.perf_counter() - start, note)
 
 
 def check_file(task: Task) -> Result:

@@ -233,14 +233,20 @@ _effort_option = click.option(
     "--verify", is_flag=True, help="Decode each file and compare it with its input before writing it (slower)."
 )
 @click.option("--first-frame", is_flag=True, help="Code only the first frame of an animation (refused without this).")
+@click.option(
+    "--strip",
+    is_flag=True,
+    help="Keep no metadata (EXIF, XMP, IPTC, comments, PNG chunks) but the ICC profile (what the colours mean).",
+)
 def compress_cmd(
-    model: str | None, tile_size: int, effort: int, verify: bool, first_frame: bool, **common: object
+    model: str | None, tile_size: int, effort: int, verify: bool, first_frame: bool, strip: bool, **common: object
 ) -> None:
     """Compress images (PNG, WebP, ... any format Pillow reads) to .fzi files; "-" reads standard input.
 
-    Each output gets its input's permission bits and modification time. A JPEG or lossy WebP input is kept as
-    the pixels it decodes to, exactly, which takes more bytes than the file itself: the report line says how
-    many times more.
+    Each output keeps its input's metadata (ICC profile, EXIF, XMP, IPTC, comment, resolution, and a PNG's
+    every ancillary chunk byte for byte; `flowzip info` lists them), and gets its input's permission bits and
+    modification time. A JPEG or lossy WebP input is kept as the pixels it decodes to, exactly, which takes more
+    bytes than the file itself: the report line says how many times more.
 
     \b
     flowzip compress photo.png               writes photo.fzi
@@ -263,6 +269,7 @@ def compress_cmd(
         verify=verify,
         settings=EFFORTS[effort],
         first_frame=first_frame,
+        strip=strip,
     )
 
 
@@ -281,7 +288,9 @@ _max_pixels_option = click.option(
 def decompress_cmd(model: str | None, max_pixels: int, **common: object) -> None:
     """Decompress .fzi files to images (PNG unless -o names .webp, .tif or .bmp); "-" reads standard input.
 
-    Each output gets its .fzi file's permission bits and modification time.
+    Each output gets its .fzi file's permission bits and modification time, and the image's metadata as far as
+    its format holds them (a PNG all, WebP the ICC profile, EXIF and XMP, TIFF all but PNG chunks and comments,
+    BMP the resolution); what it cannot hold is named in a warning.
 
     \b
     flowzip decompress photo.fzi             writes photo.png
@@ -348,8 +357,8 @@ def info_cmd(inputs: tuple[str, ...]) -> None:
             lines.append(f"  {tool:<10} {what}, {size} bytes, {bits:.3f} bits/subpixel")
         if h.colour_key is not None:
             lines.append(f"  colour key {', '.join(map(str, h.colour_key))} (shown transparent)")
-        if h.icc_profile:
-            lines.append(f"  ICC        {len(h.icc_profile)} bytes")
+        if h.metadata:
+            lines.append(f"  metadata   {'; '.join(h.metadata.describe())}")
         click.echo("\n".join(lines))
 
     failed = False

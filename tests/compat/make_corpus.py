@@ -4,7 +4,8 @@
 
 Writes tests/compat/v<FORMAT_VERSION>/ and refuses if it exists: every later flowzip must decode these files to
 the pixels (and transparency) recorded in manifest.json (tests/test_compat.py). v1 was written by this script
-when format 1 was current, without the colour-key cases. RGB data is coded with compat.fzm, a copy of the small
+when format 1 was current, without the colour-key cases; from v8 one file (metadata.fzi) holds metadata of every
+kind, whose records manifest.json lists. RGB data is coded with compat.fzm, a copy of the small
 test model (tests/models/tiny.fzm) kept beside them, so the files depend neither on the shipped models nor on
 later changes to the test model; from v6 one file (shipped-model.fzi) is coded with a shipped model, whose number
 the header holds (manifest.json names it).
@@ -12,13 +13,14 @@ the header holds (manifest.json names it).
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -37,6 +39,19 @@ SHIPPED_MODEL = "cifar10"
 def _with_transparency(image: Image.Image, transparency: object) -> Image.Image:
     image.info["transparency"] = transparency
     return image
+
+
+def _with_metadata(image: Image.Image) -> Image.Image:
+    """``image`` as a PNG with an ICC profile, EXIF, XMP, text, gamma and resolution, read back by Pillow."""
+    chunks = PngImagePlugin.PngInfo()
+    chunks.add_text("Title", "compatibility")
+    chunks.add_itxt("XML:com.adobe.xmp", "<x:xmpmeta/>")
+    chunks.add(b"gAMA", (45455).to_bytes(4, "big"))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    image.save(buf, "PNG", pnginfo=chunks, dpi=(300, 300), exif=exif, icc_profile=b"compatibility profile " * 50)
+    return Image.open(buf)
 
 
 def main() -> None:
@@ -73,6 +88,8 @@ def main() -> None:
         "classical-many-colours.fzi": (make_image("photo", 40, 60, seed=5), 64),
         "classical-near-grey.fzi": (near_grey, 64),  # from format 3: the centred subtract-green transform
     }
+    # from format 8: metadata of every kind, a PNG's chunks among them, compressed in the metadata field
+    cases["metadata.fzi"] = (_with_metadata(Image.fromarray(rgba[:, :, :3])), 64)
     manifest = {}
     for name, (image, tile) in cases.items():
         # the test model loses most tiles to the classical coder: but for the classical cases, code with the flow
@@ -80,7 +97,7 @@ def main() -> None:
         data = flowzip.compress(image, model=model, tile_size=tile, tools=tools)
         (HERE / name).write_bytes(data)
         out = flowzip.decompress(data, model=model)
-        manifest[name] = entry(out)
+        manifest[name] = entry(out, flowzip.read_header(data).metadata)
     # from format 6: a shipped model named by its number (shipped models never change, so the file stays valid)
     data = flowzip.compress(make_image("photo", 16, 16, seed=7), model=SHIPPED_MODEL, tools=("flow",))
     (HERE / "shipped-model.fzi").write_bytes(data)

@@ -4,11 +4,11 @@
 
 Like JPEG XL's conformance suite: each file takes a path through the coder (a tile tool, a shipped model, a
 classical transform, a predictor with LZMA2 or a context method, a mode, an odd size, a colour key, an ICC
-profile), and manifest.json records what it decodes to (``tests/corpus.py``) and the paths it takes
-(``flowzip.codec.coding_paths``). tests/test_conformance.py checks that every path is covered and every file
-decodes to its record, here and on every CPU code path of tests/test_codepaths.py. Paths that only older
-flowzips wrote (context methods 5 and 6, the plain subtract green) are in the compatibility corpus. A new coding
-path gets a new file here: add its case, and the script writes only the files the manifest lacks.
+profile, metadata of every kind), and manifest.json records what it decodes to (``tests/corpus.py``) and the
+paths it takes (``flowzip.codec.coding_paths``). tests/test_conformance.py checks that every path is covered
+and every file decodes to its record, here and on every CPU code path of tests/test_codepaths.py. Paths that
+only older flowzips wrote (context methods 5 and 6, the plain subtract green) are in the compatibility corpus.
+A new coding path gets a new file here: add its case, and the script writes only the files the manifest lacks.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from corpus import entry
 import flowzip
 from flowzip.codec import coding_paths
 from flowzip.learned.zoo import shipped_model_names
+from flowzip.metadata import COMMENT, DPI, EXIF, ICC, IPTC, PHOTOSHOP, XMP, Metadata
 
 from conftest import make_image
 
@@ -62,6 +63,25 @@ def _noise_beside(image: np.ndarray) -> np.ndarray:
 def _with(image: Image.Image, **info: object) -> Image.Image:
     image.info.update(info)
     return image
+
+
+def _every_metadata_kind() -> Metadata:
+    """A record of every kind this flowzip writes, one (the ICC profile) long enough to be compressed."""
+    exif = Image.Exif()
+    exif[0x010F] = "conformance"
+    return Metadata(
+        (
+            (ICC, b"conformance profile " * 40),
+            (EXIF, exif.tobytes()[len(b"Exif\0\0") :]),
+            (XMP, b"<x:xmpmeta/>"),
+            (IPTC, b"\x1c\x02\x05\x00\x02Hi"),
+            (PHOTOSHOP, b"8BIM\x04\x04\x00\x00\x00\x00\x00\x00"),
+            (COMMENT, b"a comment"),
+            (DPI, b"300.0 150.0"),
+            ("png:tEXt", b"Title\0conformance"),
+            ("png:cICP", bytes([1, 13, 0, 1])),
+        )
+    )
 
 
 def cases() -> dict[str, tuple[object, dict]]:
@@ -102,6 +122,7 @@ def cases() -> dict[str, tuple[object, dict]]:
         "grey-colour-key.fzi": (_with(Image.fromarray(photo[:, :, 0]), transparency=77), {}),
         "bilevel-colour-key.fzi": (_with(Image.fromarray(photo[:, :, 0] > 128), transparency=255), {}),
         "rgb-icc.fzi": (_with(Image.fromarray(photo[:, :, :3]), icc_profile=b"conformance profile bytes"), {}),
+        "grey-metadata.fzi": (Image.fromarray(photo[:, :, 0]), {"metadata": _every_metadata_kind()}),
     }
     for model in shipped_model_names():
         out[f"model-{model}.fzi"] = (make_image("sample", 29, 41, seed=7), {"model": model, "tools": ("flow",)})
@@ -119,7 +140,10 @@ def main() -> None:
             continue
         data = flowzip.compress(image, **options)
         (HERE / name).write_bytes(data)
-        manifest[name] = {**entry(flowzip.decompress(data)), "paths": coding_paths(data)}
+        manifest[name] = {
+            **entry(flowzip.decompress(data), flowzip.read_header(data).metadata),
+            "paths": coding_paths(data),
+        }
         if "model" in options:
             manifest[name]["model"] = options["model"]
         print(name, len(data), sorted(set(manifest[name]["paths"])))
