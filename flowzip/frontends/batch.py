@@ -46,8 +46,11 @@ _LOSSLESS_OUTPUTS = {
 
 def write_atomic(path: Path, data: bytes, overwrite: bool, like: Path | None = None) -> None:
     """Write ``data`` to ``path`` through a temporary file; never replace an existing file unless asked. With
-    ``like``, the file gets its permission bits and modification time (as gzip's output gets its input's)."""
+    ``like``, the file gets its permission bits and modification time (as gzip's output gets its input's). A
+    file that holds ``data`` already is left as it is (a task run again after its worker died)."""
     if path.exists() and not overwrite:
+        if _holds(path, data):
+            return
         raise FlowzipError(f"{path} already exists (use -f to overwrite)")
     if path.is_dir():
         raise FlowzipError(f"{path} is a directory")
@@ -72,12 +75,18 @@ def write_atomic(path: Path, data: bytes, overwrite: bool, like: Path | None = N
             try:
                 os.link(tmp, path)  # fails if the path appeared meanwhile, unlike a rename
             except FileExistsError:
-                raise FlowzipError(f"{path} already exists (use -f to overwrite)") from None
+                if not _holds(path, data):
+                    raise FlowzipError(f"{path} already exists (use -f to overwrite)") from None
             except OSError:  # no hard links on this file system
                 os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a file of exactly ``data``."""
+    return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
 
 
 def encode_output(image: Image.Image, path: Path, metadata: Metadata = NO_METADATA) -> tuple[bytes, str]:
@@ -271,6 +280,30 @@ def guarded(worker: Callable[[Task], Result], task: Task) -> Result:
         return Result(task, error=f"{shown_name(task.source)}: {error}")
 
 
+def _input_bytes(task: Task) -> int:
+    """What coding a task's file costs, roughly: its size (0 if it cannot be read; its task says why)."""
+    try:
+        return os.path.getsize(task.source)
+    except OSError:
+        return 0
+
+
+def _absolute(path: str) -> str:
+    return os.path.abspath(path) if path else path
+
+
+def _as_given(result: Result, task: Task) -> Result:
+    """A worker's result about the absolute path of ``task``'s file, reported under the name the user gave."""
+    error = result.error
+    if error is not None and error.startswith(f"{result.task.source}:"):
+        error = f"{task.source}{error[len(result.task.source) :]}"
+    return dataclasses.replace(result, task=task, error=error)
+
+
+def failed_result(task: Task, why: str) -> Result:
+    return Result(task, error=naming(shown_name(task.source), why))
+
+
 def _path_key(name: str) -> str:
     """What makes two paths one file: the same real path, in any case where the file system ignores it
     (macOS by default, and Windows)."""
@@ -310,12 +343,15 @@ def refusals(tasks: list[Task]) -> dict[int, str]:
     return refused
 
 
-def run_tasks(worker: Callable[[Task], Result], tasks: list[Task], jobs: int, verbosity: int) -> int:
+def run_tasks(
+    worker: Callable[[Task], Result], tasks: list[Task], jobs: int, verbosity: int, scheduler: str | None = None
+) -> int:
     """Run the tasks, report each on stderr (``verbosity`` -1: errors only, 1: with times), summarise several;
     return how many failed.
 
     What ``refusals`` finds fails first, before any file is coded. Several files are coded in ``jobs``
-    processes, one file each; a single file (or files through pipes) in this process, with ``jobs`` of its
+    processes, one file each, or with a ``scheduler`` address on that Dask cluster's workers
+    (``flowzip.frontends.cluster``); a single file (or files through pipes) in this process, with ``jobs`` of its
     tiles at once.
     """
     refused = refusals(tasks)
@@ -323,7 +359,10 @@ def run_tasks(worker: Callable[[Task], Result], tasks: list[Task], jobs: int, ve
     for r in results:
         click.echo(f"flowzip: {r.error}", err=True)
     tasks = [t for k, t in enumerate(tasks) if k not in refused]
-    in_process = jobs <= 1 or len(tasks) <= 1 or any("-" in (t.source, t.target) for t in tasks)
+    piped = any("-" in (t.source, t.target) for t in tasks)
+    if scheduler and piped:
+        raise FlowzipError("a pipe is coded in this process: --scheduler takes files")
+    in_process = not scheduler and (jobs <= 1 or len(tasks) <= 1 or piped)
     if in_process:
         tasks = [dataclasses.replace(t, tile_bar=verbosity >= 0, tile_jobs=max(1, jobs)) for t in tasks]
     bar = tqdm(
@@ -336,6 +375,13 @@ def run_tasks(worker: Callable[[Task], Result], tasks: list[Task], jobs: int, ve
     with contextlib.ExitStack() as stack:
         if in_process:
             stream = (guarded(worker, t) for t in tasks)
+        elif scheduler:
+            from flowzip.frontends.cluster import map_on_cluster
+
+            # workers have other working folders: they get absolute paths, and the lines name files as given
+            absolute = [dataclasses.replace(t, source=_absolute(t.source), target=_absolute(t.target)) for t in tasks]
+            done = map_on_cluster(partial(guarded, worker), absolute, scheduler, failed_result, _input_bytes)
+            stream = (_as_given(r, tasks[k]) for k, r in done)
         else:
             pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs))  # tasks code tiles on one thread
             stream = pool.map(partial(guarded, worker), tasks)

@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from PIL import Image
@@ -230,11 +231,13 @@ def bench(
     progress: Callable[[BenchResult], None] | None = None,
     effort: int = DEFAULT_EFFORT,
     done: BenchResult | None = None,
+    scheduler: str | None = None,
 ) -> BenchResult:
     """Code every image with flowzip (``model``, or None: as ``compress`` without one, at ``effort``) and the
     ``compare`` codecs, verify every decode, and total the results; ``progress`` is called after each image.
     Images already in ``done`` (a run of the same codecs, by name) are not coded again: their rows count as they
-    are.
+    are. With a ``scheduler`` address, each image is measured on that Dask cluster's workers; the rows are
+    counted in the images' order all the same.
 
     Raises FlowzipError if any codec does not give an image back exactly.
     """
@@ -246,27 +249,45 @@ def bench(
             raise FlowzipError(f"cannot resume a run of {', '.join(done.codecs)} with this one")
         result = done
     finished = {row["name"] for row in result.per_image}
-    for name, image in images:
-        if name in finished:
-            continue
-        model_bits = model_code_length(image, model) if _has_rgb(image) else None
-        row: dict = {
-            "name": name,
-            "mode": _as_image(image).mode,
-            "subpixels": _subpixels(image),
-            "model_bits": model_bits,
-        }
-        for codec in codecs:
-            start = time.perf_counter()
-            data = codec.encode(image)
-            middle = time.perf_counter()
-            decoded = codec.decode(data)
-            end = time.perf_counter()
-            if not np.array_equal(_rgba(decoded), _rgba(image)):
-                raise FlowzipError(f"{codec.name} did not decode {name} exactly")
-            row[codec.name] = 8 * len(data)
-            row[f"{codec.name} seconds"] = [middle - start, end - middle]
+    todo = ((name, image) for name, image in images if name not in finished)
+    measure = partial(measure_image, model=model, codecs=codecs)
+    if scheduler is None:
+        rows = map(measure, todo)
+    else:
+        from flowzip.frontends.cluster import map_on_cluster
+
+        done_rows = map_on_cluster(measure, todo, scheduler, _not_measured, _image_subpixels, ordered=True)
+        rows = (row for _, row in done_rows)
+    for row in rows:
         result.add(row)
         if progress:
             progress(result)
     return result
+
+
+def measure_image(name_and_image: tuple[str, ImageLike], model: Model | None, codecs: list[Codec]) -> dict:
+    """One image's row: its code length under ``model`` (None: the default by size), and each codec's bits and
+    seconds to encode and decode, every decode checked pixel for pixel (else a FlowzipError)."""
+    warnings.simplefilter("ignore", FlowzipWarning)  # also on a cluster's worker
+    name, image = name_and_image
+    model_bits = model_code_length(image, model) if _has_rgb(image) else None
+    row: dict = {"name": name, "mode": _as_image(image).mode, "subpixels": _subpixels(image), "model_bits": model_bits}
+    for codec in codecs:
+        start = time.perf_counter()
+        data = codec.encode(image)
+        middle = time.perf_counter()
+        decoded = codec.decode(data)
+        end = time.perf_counter()
+        if not np.array_equal(_rgba(decoded), _rgba(image)):
+            raise FlowzipError(f"{codec.name} did not decode {name} exactly")
+        row[codec.name] = 8 * len(data)
+        row[f"{codec.name} seconds"] = [middle - start, end - middle]
+    return row
+
+
+def _image_subpixels(name_and_image: tuple[str, ImageLike]) -> int:
+    return _subpixels(name_and_image[1])
+
+
+def _not_measured(name_and_image: tuple[str, ImageLike], why: str) -> dict:
+    raise FlowzipError(f"{name_and_image[0]}: {why}")

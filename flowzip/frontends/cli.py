@@ -79,6 +79,15 @@ def _decompressed_name(path: Path) -> Path:
     return path.with_suffix(".png")
 
 
+_scheduler_option = click.option(
+    "--scheduler",
+    envvar="DASK_SCHEDULER_ADDRESS",
+    metavar="ADDRESS",
+    help="Run on this Dask cluster (tcp://host:8786; default: $DASK_SCHEDULER_ADDRESS), whose workers read and "
+    "write the files themselves. Needs pip install 'flowzip[dask]'.",
+)
+
+
 def _run_options(func: Callable) -> Callable:
     """The options of every command that works through files: which, how many at once, how much to say."""
     options = [
@@ -94,6 +103,7 @@ def _run_options(func: Callable) -> Callable:
         ),
         click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
         click.option("-v", "--verbose", is_flag=True, help="Also print the time each file took."),
+        _scheduler_option,
     ]
     for option in reversed(options):
         func = option(func)
@@ -156,6 +166,7 @@ class _CommonOptions:
     jobs: int
     quiet: bool
     verbose: bool
+    scheduler: str | None = None
     output: Path | None = None
     to_stdout: bool = False
     out_dir: Path | None = None
@@ -195,7 +206,7 @@ def _code_files(
             for t in (t for t, e in zip(tasks, exists, strict=True) if e and not common.quiet):
                 click.echo(f"flowzip: {t.source}: skipped, {t.target} exists", err=True)
             tasks = [t for t, e in zip(tasks, exists, strict=True) if not e]
-        if run_tasks(worker, tasks, common.jobs, -1 if common.quiet else int(common.verbose)):
+        if run_tasks(worker, tasks, common.jobs, -1 if common.quiet else int(common.verbose), common.scheduler):
             sys.exit(1)
 
     _exit_on_error(body)
@@ -400,6 +411,7 @@ _JSON_EVERY_S = 60.0  # bench --json rewrites its file this often, so that a sto
 )
 @click.option("--resume", is_flag=True, help="Go on with the run that --json's file holds: code only what it lacks.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing --json file.")
+@_scheduler_option
 def bench_cmd(
     paths: tuple[str, ...],
     model: str | None,
@@ -410,6 +422,7 @@ def bench_cmd(
     json_path: Path | None,
     resume: bool,
     force: bool,
+    scheduler: str | None,
 ) -> None:
     """Measure flowzip on PATHS: folders of images (converted to RGB, or with --native as they are) or .npy
     uint8 arrays (N, H, W, 3).
@@ -472,7 +485,7 @@ def bench_cmd(
                     save(result)
                     saved = time.monotonic()
 
-            result = bench(images, m, codecs, progress, effort, done)
+            result = bench(images, m, codecs, progress, effort, done, scheduler)
         if not result.images:
             more = f" (and {len(unreadable) - 1} more files that could not be read)" if len(unreadable) > 1 else ""
             raise FlowzipError(f"{unreadable[0]}{more}")
