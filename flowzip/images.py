@@ -4,6 +4,7 @@ the command line, the benchmark and the trainer take. Every one of them lists an
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -82,7 +83,8 @@ def open_image(path: Path | BinaryIO, name: str | None = None) -> Image.Image:
             return im
     except UnidentifiedImageError:
         raise FlowzipError(f"{path_name}: not a readable image (unknown format)") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError) as e:
+        # Pillow's readers raise SyntaxError (and struct.error, EOFError) on a damaged file of their format
         raise FlowzipError(f"{path_name}: not a readable image ({e})") from None
 
 

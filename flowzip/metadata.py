@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import struct
+import warnings
 import zlib
 from dataclasses import dataclass
 
@@ -99,11 +100,20 @@ def record_kind(name: str) -> str:
 
 def exif_orientation(exif: bytes) -> int | None:
     """The orientation tag of EXIF bytes, or None (none, or unreadable)."""
+    tags = _exif_tags(exif)
+    return None if tags is None else tags.get(0x0112)
+
+
+def _exif_tags(exif: bytes) -> dict[int, object] | None:
+    """EXIF's tags (its EXIF and GPS directories as dicts under their tags), or None if Pillow cannot read them:
+    the bytes are still kept as they are, only not turned into another format's tags."""
     try:
-        value = Image.Exif()
-        value.load(exif)
-        return value.get(0x0112)
-    except Exception:  # Pillow raises many kinds on malformed EXIF; the orientation is then not shown
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns of corrupt EXIF too: nothing the user can act on here
+            parsed = Image.Exif()
+            parsed.load(exif)
+            return {tag: parsed.get_ifd(tag) if tag in _TIFF_EXIF_IFDS else value for tag, value in parsed.items()}
+    except Exception:  # Pillow raises many kinds (SyntaxError, struct.error...) on malformed EXIF
         return None
 
 
@@ -310,7 +320,8 @@ def save_options(metadata: Metadata, fmt: str) -> OutputMetadata:
         tags = _tiff_tags(metadata)
         if tags is not None:
             options["tiffinfo"] = tags
-            held |= {name for name in (EXIF, XMP, IPTC, PHOTOSHOP) if metadata.get(name) is not None}
+            held |= {name for name in (XMP, IPTC, PHOTOSHOP) if metadata.get(name) is not None}
+            held |= {EXIF} if metadata.get(EXIF) is not None and _tiff_can_hold_exif(metadata.get(EXIF)) else set()
     unkept = []
     for key, _ in metadata.records:
         what = record_kind(key)
@@ -323,11 +334,8 @@ def _tiff_tags(metadata: Metadata) -> TiffImagePlugin.ImageFileDirectory_v2 | No
     """The TIFF tags that hold the records a TIFF can: EXIF's tags, XMP, IPTC and Photoshop resources."""
     ifd = TiffImagePlugin.ImageFileDirectory_v2()
     exif = metadata.get(EXIF)
-    if exif is not None:
-        tags = Image.Exif()
-        tags.load(exif)
-        for tag, value in tags.items():
-            ifd[tag] = tags.get_ifd(tag) if tag in _TIFF_EXIF_IFDS else value
+    if exif is not None and _tiff_can_hold_exif(exif):
+        ifd.update(_exif_tags(exif))
     for name, tag, kind in (
         (XMP, TiffImagePlugin.XMP, TiffImagePlugin.TiffTags.BYTE),
         (IPTC, TiffImagePlugin.IPTC_NAA_CHUNK, TiffImagePlugin.TiffTags.UNDEFINED),
@@ -337,6 +345,20 @@ def _tiff_tags(metadata: Metadata) -> TiffImagePlugin.ImageFileDirectory_v2 | No
             ifd[tag] = metadata.get(name)
             ifd.tagtype[tag] = kind
     return ifd if len(ifd) else None
+
+
+def _tiff_can_hold_exif(exif: bytes) -> bool:
+    """Whether Pillow can read EXIF's tags and write them into a TIFF directory (not so for malformed EXIF)."""
+    tags = _exif_tags(exif)
+    if tags is None:
+        return False
+    try:
+        ifd = TiffImagePlugin.ImageFileDirectory_v2()
+        ifd.update(tags)
+        ifd.tobytes()
+    except Exception:  # a tag of a type or value the TIFF writer refuses
+        return False
+    return True
 
 
 def insert_png_chunks(png: bytes, chunks: list[tuple[bytes, bytes]]) -> bytes:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +12,8 @@ import pytest
 from PIL import Image
 
 from flowzip.errors import FlowzipError
-from flowzip.images import IMAGE_SUFFIXES, dataset_images, find_files, load_rgb_images
+from flowzip.images import IMAGE_SUFFIXES, dataset_images, find_files, load_rgb_images, open_image
+from flowzip.metadata import read_png_chunks
 
 
 @pytest.fixture
@@ -61,3 +65,19 @@ def test_folders_yield_every_format_pillow_reads_but_its_stubs() -> None:
     """-r finds .tga, .ico, .apng, .pbm and the rest of Pillow's formats, not those it cannot decode alone."""
     assert {".tga", ".ico", ".apng", ".pbm", ".qoi", ".png", ".webp", ".tif"} <= IMAGE_SUFFIXES
     assert not {".eps", ".wmf", ".mpg", ".h5", ".fzi", ".txt", ".npy"} & IMAGE_SUFFIXES
+
+
+def test_a_damaged_file_that_pillow_reads_with_a_syntax_error_is_a_one_line_error(tmp_path: Path) -> None:
+    """Pillow's readers raise SyntaxError on some damaged files of their format (here an APNG without its
+    frame-control chunks): that is an unreadable image, not a crash."""
+    frames = [Image.fromarray(np.full((4, 4, 3), v, np.uint8)) for v in (0, 255)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "PNG", save_all=True, append_images=frames[1:])
+    damaged = b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I", len(data)) + cid + data + struct.pack(">I", zlib.crc32(cid + data))
+        for cid, data in read_png_chunks(buf.getvalue())
+        if cid != b"fcTL"
+    )
+    (tmp_path / "x.png").write_bytes(damaged)
+    with pytest.raises(FlowzipError, match=r"x.png: not a readable image \(APNG contains frame sequence errors\)"):
+        open_image(tmp_path / "x.png")

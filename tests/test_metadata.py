@@ -212,3 +212,18 @@ def test_verify_compares_the_metadata_too(tiny_model: Model) -> None:
     image.info["exif"] = b"Exif\0\0MM\0*" + bytes(60)
     data = flowzip.compress(image, model=tiny_model, verify=True)
     assert flowzip.decompress(data, model=tiny_model).info["exif"] == image.info["exif"]
+
+
+@pytest.mark.parametrize("exif", [b"\xff\xff\xff\xff\x00\x00\x00\x08", b"MM\x00*\x00\x00\x00\x08\x00\x05\x01"])
+def test_malformed_exif_is_kept_as_it_is_and_named_where_it_cannot_become_tags(exif: bytes) -> None:
+    """EXIF that Pillow cannot read (Pillow's own invalid-exif.jpg and truncated_exif_dpi.jpg have such) goes
+    to a PNG byte for byte; a TIFF, which holds EXIF as tags, names it as not written."""
+    image = Image.fromarray(make_image("photo", 4, 4))
+    metadata = Metadata(((EXIF, exif),))
+    assert metadata.describe() == [f"EXIF ({len(exif)} bytes)"]
+    png, note = encode_output(image, Path("x.png"), metadata)
+    assert note == "" and dict(read_png_chunks(png))[b"eXIf"] == exif
+    tiff, note = encode_output(image, Path("x.tif"), metadata)
+    assert note == "TIFF cannot hold its EXIF: not written"
+    with Image.open(io.BytesIO(tiff)) as back:
+        assert np.array_equal(np.asarray(back), np.asarray(image))

@@ -111,10 +111,11 @@ def reference_codec(name: str) -> Codec:
 
 def flowzip_codec(model: Model | None, effort: int = DEFAULT_EFFORT) -> Codec:
     """flowzip itself, as the command line runs it (tiles on all cores; None: the default models by size) at an
-    effort of ``flowzip.settings.EFFORTS``."""
+    effort of ``flowzip.settings.EFFORTS``, keeping of the metadata only the ICC profile, as the other codecs
+    are given the pixels alone (Pillow's PNG writer keeps the ICC profile too)."""
     return Codec(
         f"flowzip (effort {effort}: {_model_label(model)})",
-        lambda a: compress(a, model=model, settings=EFFORTS[effort]),
+        lambda a: compress(a, model=model, settings=EFFORTS[effort], strip=True),
         lambda data: decompress(data, model=model),
     )
 

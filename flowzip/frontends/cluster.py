@@ -29,10 +29,11 @@ def _run_batch(function: Callable[[Item], Out], batch: list[Item]) -> list[Out]:
 
 
 # A task's share of the work: files (or images) are grouped until they hold this much (bytes of input files, or
-# subpixels of images) or are this many. Dask costs about 16 ms a task here (benchmarks/cluster.py: 1 file a
-# task against 32), more than coding a 32x32 image; a photo is a task of its own.
-TASK_BUDGET = 1 << 20
-TASK_MOST = 32
+# subpixels of images) or are this many. A task costs Dask more than coding a 32x32 image takes, so those go 16
+# a task; a 256x256 photo's PNG (about 170 KB) goes 2 a task, a larger photo alone, so that the last tasks
+# still spread over the workers (benchmarks/cluster.py measures both sizes).
+TASK_BUDGET = 256 << 10
+TASK_MOST = 16
 
 
 def batches(items: Iterable[Item], cost: Callable[[Item], int] | None) -> Iterator[list[Item]]:
