@@ -28,6 +28,29 @@ def test_save_and_open(mode: str, tmp_path: Path, tiny_model: Model, tiny_model_
         flowzip.register_pillow_plugin()
 
 
+def test_metadata_go_through_pillow(tmp_path: Path, tiny_model: Model) -> None:
+    """A PNG's EXIF, XMP, resolution and ICC profile saved as .fzi through Pillow are in the opened file's info
+    before its pixels are decoded, as Pillow's own readers put them."""
+    exif = Image.Exif()
+    exif[0x010F] = "Maker"
+    Image.fromarray(make_image("photo", 8, 8)).save(
+        tmp_path / "x.png", exif=exif, dpi=(300, 300), icc_profile=b"profile", pnginfo=_xmp_chunk()
+    )
+    with Image.open(tmp_path / "x.png") as png:
+        png.save(tmp_path / "x.fzi", model=tiny_model)
+        with Image.open(tmp_path / "x.fzi") as opened:
+            assert opened.getexif()[0x010F] == "Maker" and opened.info["xmp"] == b"<x/>"
+            assert opened.info["icc_profile"] == b"profile" and opened.info["dpi"] == png.info["dpi"]
+
+
+def _xmp_chunk() -> object:
+    from PIL import PngImagePlugin
+
+    chunks = PngImagePlugin.PngInfo()
+    chunks.add_itxt("XML:com.adobe.xmp", "<x/>")
+    return chunks
+
+
 def test_open_reads_header_before_pixels(tmp_path: Path) -> None:
     """Image.open only parses the header; a damaged payload fails at load() with flowzip's message."""
     image = Image.fromarray(make_image("gradient", 16, 16, channels=1)[:, :, 0])

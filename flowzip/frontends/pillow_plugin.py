@@ -13,6 +13,7 @@ from PIL import Image, ImageFile
 
 from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image, read_header
 from flowzip.container import FILE_SUFFIX, MAGIC, READABLE_VERSIONS
+from flowzip.metadata import to_info
 
 FORMAT = "FLOWZIP"
 _decode_model: str | None = None  # None: the shipped model the file names
@@ -35,6 +36,7 @@ class FlowzipImageFile(ImageFile.ImageFile):
         header = read_header(self._data)  # validates the whole container, raises FlowzipError if broken
         self._size = (header.width, header.height)
         self._mode = header.mode
+        self.info.update(to_info(header.metadata))  # as Pillow's readers do: the metadata before the pixels
         self.tile = []
 
     def load(self):  # Pillow's signature: returns its pixel access object
