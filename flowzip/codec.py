@@ -43,7 +43,7 @@ from flowzip.container import (
 from flowzip.errors import FlowzipError, warn
 from flowzip.images import ImageLike, check_8_bit
 from flowzip.learned.zoo import Model, ModelOnUse, default_model, find_model, load_model, model_id
-from flowzip.metadata import NO_METADATA, Metadata, of_image, to_info
+from flowzip.metadata import NO_METADATA, Metadata, of_image, to_info, unkept_of_image
 from flowzip.settings import DEFAULT_SETTINGS, EncoderSettings
 
 if TYPE_CHECKING:
@@ -203,6 +203,9 @@ def compress(
     p = _from_input(image, metadata)
     if strip:
         p = dataclasses.replace(p, metadata=p.metadata.stripped())
+    elif isinstance(image, Image.Image):
+        for lost in unkept_of_image(image):
+            warn(lost)
     height, width, _ = p.pixels.shape
     if height * width > settings.flow_max_pixels:
         settings = dataclasses.replace(settings, tools=tuple(t for t in settings.tools if t != "flow"))

@@ -25,7 +25,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 
-from PIL import Image, PngImagePlugin, TiffImagePlugin
+from PIL import Image, PngImagePlugin, TiffImagePlugin, TiffTags
 
 ICC, EXIF, XMP, IPTC, PHOTOSHOP, COMMENT, DPI = "icc", "exif", "xmp", "iptc", "photoshop", "comment", "dpi"
 PNG_CHUNK = "png:"  # a record "png:tEXt" holds one tEXt chunk's data
@@ -52,6 +52,25 @@ _METRES_PER_INCH = 0.0254
 # software, date, artist, copyright. Not the orientation: Pillow's TIFF reader turns the pixels by it and drops it.
 _TIFF_DESCRIPTIVE_TAGS = (270, 271, 272, 305, 306, 315, 33432)
 _TIFF_EXIF_IFDS = (0x8769, 0x8825)  # the EXIF and GPS sub-directories
+
+
+# A JPEG's segments that are kept as records (EXIF, XMP, ICC, Photoshop resources), are read into one (JFIF's
+# resolution), or are not metadata (MPF: other pictures, refused unless --first-frame; Adobe: how to decode colour)
+_JPEG_HANDLED = {
+    "APP0": (b"JFIF\0",),
+    "APP1": (_EXIF_PREFIX, b"http://ns.adobe.com/xap/1.0/\0"),
+    "APP2": (b"ICC_PROFILE\0", b"MPF\0"),
+    "APP13": (_PHOTOSHOP_PREFIX,),
+    "APP14": (b"Adobe",),
+}
+# A TIFF's tags that lay out or encode its pixels, or are kept (as EXIF, XMP, IPTC, Photoshop resources, ICC,
+# resolution)
+_TIFF_HANDLED = {
+    *(254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 274, 277, 278, 279, 280, 281, 282, 283, 284, 292, 293),
+    *(296, 317, 320, 322, 323, 324, 325, 332, 338, 339, 340, 341, 347, *range(512, 522), 529, 530, 531, 532),
+    *(700, 33723, 34377, 34665, 34853, 34675),
+    *_TIFF_DESCRIPTIVE_TAGS,
+}
 
 
 @dataclass(frozen=True)
@@ -171,6 +190,44 @@ def of_image(image: Image.Image, source: bytes | None = None) -> Metadata:
         x, y = info["dpi"]
         records.append((DPI, f"{float(x)!r} {float(y)!r}".encode()))
     return Metadata(tuple(records))
+
+
+def unkept_of_image(image: Image.Image) -> list[str]:
+    """What of a PIL image's metadata ``of_image`` does not keep, in words for a warning: a JPEG's other APP
+    segments (an extended XMP, a JFIF thumbnail, a maker's segment) and comments but the last, a TIFF's other
+    tags."""
+    lost = []
+    applist = getattr(image, "applist", [])
+    others = [
+        f"{marker} ({_segment_name(data)})"
+        for marker, data in applist
+        if marker.startswith("APP") and not data.startswith(_JPEG_HANDLED.get(marker, ()))
+    ]
+    if others:
+        lost.append(f"its JPEG segment{'s' * (len(others) > 1)} {', '.join(others)} {_are(others)} not kept")
+    comments = sum(marker == "COM" for marker, _ in applist)
+    if comments > 1:
+        lost.append(f"of its {comments} JPEG comments only the last is kept")
+    if image.format == "TIFF" and hasattr(image, "tag_v2"):
+        tags = [_tiff_tag_name(tag) for tag in sorted(image.tag_v2) if tag not in _TIFF_HANDLED]
+        if tags:
+            lost.append(f"its TIFF tag{'s' * (len(tags) > 1)} {', '.join(tags)} {_are(tags)} not kept")
+    return lost
+
+
+def _tiff_tag_name(tag: int) -> str:
+    name = TiffTags.lookup(tag).name
+    return f"{tag}" if name == "unknown" else name
+
+
+def _segment_name(data: bytes) -> str:
+    """How a JPEG APP segment names itself: its leading text, up to a NUL (at most 40 characters)."""
+    name = data[:40].split(b"\0", 1)[0]
+    return name.decode("latin-1") if name and all(32 <= c < 127 for c in name) else "unnamed"
+
+
+def _are(things: list[str]) -> str:
+    return "are" if len(things) > 1 else "is"
 
 
 def _exif_of(image: Image.Image) -> bytes | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -227,3 +229,29 @@ def test_malformed_exif_is_kept_as_it_is_and_named_where_it_cannot_become_tags(e
     assert note == "TIFF cannot hold its EXIF: not written"
     with Image.open(io.BytesIO(tiff)) as back:
         assert np.array_equal(np.asarray(back), np.asarray(image))
+
+
+def test_what_is_not_kept_of_a_jpeg_or_tiff_is_named(tmp_path: Path, tiny_model: Model) -> None:
+    """A JPEG's APP segments that are no record (a maker's, an extended XMP) and a TIFF's tags that are neither
+    layout nor kept are named in a warning, unless the metadata are stripped on purpose."""
+    from PIL import TiffImagePlugin
+
+    image = Image.fromarray(make_image("photo", 8, 8))
+    image.save(tmp_path / "x.jpg", quality=95)
+    jpeg = (tmp_path / "x.jpg").read_bytes()
+    ducky = b"Ducky\0\1\0\4\0\0\0\x50\0\0"
+    (tmp_path / "x.jpg").write_bytes(jpeg[:2] + b"\xff\xec" + (len(ducky) + 2).to_bytes(2, "big") + ducky + jpeg[2:])
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[269], tags[297], tags[65000] = "a document", (1, 1), "private"
+    image.save(tmp_path / "x.tif", tiffinfo=tags)
+    expected = {
+        "x.jpg": "its JPEG segment APP12 (Ducky) is not kept",
+        "x.tif": "its TIFF tags DocumentName, PageNumber, 65000 are not kept",
+    }
+    for name, message in expected.items():
+        with Image.open(tmp_path / name) as opened:
+            with pytest.warns(flowzip.FlowzipWarning, match=re.escape(message)):
+                flowzip.compress(opened, model=tiny_model)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                flowzip.compress(opened, model=tiny_model, strip=True)
