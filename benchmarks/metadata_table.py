@@ -22,7 +22,7 @@ from PIL import Image
 
 import flowzip
 from flowzip.frontends.batch import encode_output
-from flowzip.images import IMAGE_SUFFIXES, open_image
+from flowzip.images import IMAGE_SUFFIXES, find_files, open_image
 from flowzip.metadata import (
     COMMENT,
     DPI,
@@ -109,11 +109,9 @@ def measure(path: Path) -> tuple[list[str], bool]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="+", type=Path)
+    parser.add_argument("paths", nargs="+")
     args = parser.parse_args()
-    files = []
-    for p in args.paths:
-        files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES) if p.is_dir() else [p]
+    files = [Path(found.path) for found in find_files(args.paths, IMAGE_SUFFIXES)]
     header = ["file", "carries", ".fzi / file bytes", *(f"{s[1:].upper()} back" for s in OUTPUTS)]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))

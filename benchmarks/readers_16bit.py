@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from flowzip.images import IMAGE_SUFFIXES
+from flowzip.images import IMAGE_SUFFIXES, find_files
 
 
 def _pillow(path: Path) -> tuple[str, np.ndarray | None]:
@@ -54,11 +54,9 @@ def _verdict(pillow: np.ndarray | None, reference: np.ndarray | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="+", type=Path)
+    parser.add_argument("paths", nargs="+")
     args = parser.parse_args()
-    files = []
-    for p in args.paths:
-        files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES) if p.is_dir() else [p]
+    files = [Path(found.path) for found in find_files(args.paths, IMAGE_SUFFIXES)]
     print("| file | Pillow | imagecodecs | Pillow's samples |")
     print("|---|---|---|---|")
     for path in files:
