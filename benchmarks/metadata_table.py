@@ -3,7 +3,8 @@
     python -m benchmarks.metadata_table FILE_OR_FOLDER... [--markdown]
 
 For each image: the records it carries (``flowzip.metadata.of_image`` on the file's bytes, as the command line
-reads it), its .fzi's size against the file's, and for each output format (PNG, WebP, TIFF, BMP) what came back,
+reads it), what of its metadata is not kept (``unkept_of_image``, which compress names in a warning), its .fzi's
+size against the file's, and for each output format (PNG, WebP, TIFF, BMP) what came back,
 read again by Pillow and compared record by record with what was stored: "all", or the records it left out,
 which the command line names in a warning. A record that came back different is an error (exit status 1). The
 pixels are checked too. Pillow's test images (Tests/images of its repository) make a varied set: hopper.jpg,
@@ -37,6 +38,7 @@ from flowzip.metadata import (
     record_kind,
     save_options,
     to_info,
+    unkept_of_image,
 )
 from flowzip.settings import EFFORTS
 
@@ -92,7 +94,8 @@ def measure(path: Path) -> tuple[list[str], bool]:
     data = flowzip.compress(image, settings=EFFORTS[1], metadata=kept)
     decoded = flowzip.decompress_image(data)
     exact = np.array_equal(np.asarray(decoded), np.asarray(image))
-    row = [path.name, "; ".join(kept.describe()) or "none", f"{len(data):,} / {len(raw):,}"]
+    not_kept = "; ".join(unkept_of_image(image)) or "-"
+    row = [path.name, "; ".join(kept.describe()) or "none", not_kept, f"{len(data):,} / {len(raw):,}"]
     for suffix, fmt in OUTPUTS.items():
         try:
             written, _ = encode_output(decoded, Path("out" + suffix), kept)
@@ -112,7 +115,13 @@ def main() -> None:
     parser.add_argument("paths", nargs="+")
     args = parser.parse_args()
     files = [Path(found.path) for found in find_files(args.paths, IMAGE_SUFFIXES)]
-    header = ["file", "carries", ".fzi / file bytes", *(f"{s[1:].upper()} back" for s in OUTPUTS)]
+    header = [
+        "file",
+        "kept",
+        "not kept (named in a warning)",
+        ".fzi / file bytes",
+        *(f"{s[1:].upper()} back" for s in OUTPUTS),
+    ]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     failed = False
