@@ -374,11 +374,10 @@ def save_options(metadata: Metadata, fmt: str) -> OutputMetadata:
         options["dpi"] = dpi
         held |= {DPI, PNG_CHUNK + "pHYs"}
     if fmt == "TIFF":
-        tags = _tiff_tags(metadata)
-        if tags is not None:
+        tags, in_tags = _tiff_tags(metadata)
+        if in_tags:
             options["tiffinfo"] = tags
-            held |= {name for name in (XMP, IPTC, PHOTOSHOP) if metadata.get(name) is not None}
-            held |= {EXIF} if metadata.get(EXIF) is not None and _tiff_can_hold_exif(metadata.get(EXIF)) else set()
+            held |= in_tags
     unkept = []
     for key, _ in metadata.records:
         what = record_kind(key)
@@ -387,12 +386,20 @@ def save_options(metadata: Metadata, fmt: str) -> OutputMetadata:
     return OutputMetadata(options, chunks, unkept)
 
 
-def _tiff_tags(metadata: Metadata) -> TiffImagePlugin.ImageFileDirectory_v2 | None:
-    """The TIFF tags that hold the records a TIFF can: EXIF's tags, XMP, IPTC and Photoshop resources."""
-    ifd = TiffImagePlugin.ImageFileDirectory_v2()
+def _tiff_tags(metadata: Metadata) -> tuple[TiffImagePlugin.ImageFileDirectory_v2, set[str]]:
+    """The TIFF tags that hold the records a TIFF can (EXIF's tags, XMP, IPTC and Photoshop resources), and
+    those records' names (none if there is no tag to write). EXIF that Pillow cannot read, or whose tags its
+    TIFF writer refuses, is not among them."""
+    ifd, held = TiffImagePlugin.ImageFileDirectory_v2(), set()
     exif = metadata.get(EXIF)
-    if exif is not None and _tiff_can_hold_exif(exif):
-        ifd.update(_exif_tags(exif))
+    tags = _exif_tags(exif) if exif is not None else None
+    if tags is not None:
+        try:
+            ifd.update(tags)
+            ifd.tobytes()  # a tag of a type or value the writer refuses fails here, not in the save
+            held.add(EXIF)
+        except Exception:  # Pillow raises many kinds on such tags
+            ifd = TiffImagePlugin.ImageFileDirectory_v2()
     for name, tag, kind in (
         (XMP, TiffImagePlugin.XMP, TiffImagePlugin.TiffTags.BYTE),
         (IPTC, TiffImagePlugin.IPTC_NAA_CHUNK, TiffImagePlugin.TiffTags.UNDEFINED),
@@ -401,21 +408,8 @@ def _tiff_tags(metadata: Metadata) -> TiffImagePlugin.ImageFileDirectory_v2 | No
         if metadata.get(name) is not None:
             ifd[tag] = metadata.get(name)
             ifd.tagtype[tag] = kind
-    return ifd if len(ifd) else None
-
-
-def _tiff_can_hold_exif(exif: bytes) -> bool:
-    """Whether Pillow can read EXIF's tags and write them into a TIFF directory (not so for malformed EXIF)."""
-    tags = _exif_tags(exif)
-    if tags is None:
-        return False
-    try:
-        ifd = TiffImagePlugin.ImageFileDirectory_v2()
-        ifd.update(tags)
-        ifd.tobytes()
-    except Exception:  # a tag of a type or value the TIFF writer refuses
-        return False
-    return True
+            held.add(name)
+    return ifd, held if len(ifd) else set()
 
 
 def insert_png_chunks(png: bytes, chunks: list[tuple[bytes, bytes]]) -> bytes:
@@ -423,13 +417,14 @@ def insert_png_chunks(png: bytes, chunks: list[tuple[bytes, bytes]]) -> bytes:
     others just before the first IDAT, each group in the given order."""
     if not chunks:
         return png
-    early = b"".join(_png_chunk(cid, data) for cid, data in chunks if cid in _PNG_BEFORE_PLTE)
-    late = b"".join(_png_chunk(cid, data) for cid, data in chunks if cid not in _PNG_BEFORE_PLTE)
+    early = b"".join(png_chunk(cid, data) for cid, data in chunks if cid in _PNG_BEFORE_PLTE)
+    late = b"".join(png_chunk(cid, data) for cid, data in chunks if cid not in _PNG_BEFORE_PLTE)
     spans = _png_chunk_spans(png)
     after_header = spans[0][2]  # IHDR comes first
     first_idat = next(start for cid, start, _ in spans if cid == b"IDAT")
     return png[:after_header] + early + png[after_header:first_idat] + late + png[first_idat:]
 
 
-def _png_chunk(cid: bytes, data: bytes) -> bytes:
+def png_chunk(cid: bytes, data: bytes) -> bytes:
+    """A PNG chunk of type ``cid``: its length, type, data and CRC."""
     return struct.pack(">I", len(data)) + cid + data + struct.pack(">I", zlib.crc32(cid + data))

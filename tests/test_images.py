@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +11,7 @@ from PIL import Image
 
 from flowzip.errors import FlowzipError
 from flowzip.images import IMAGE_SUFFIXES, dataset_images, find_files, load_rgb_images, open_image
-from flowzip.metadata import read_png_chunks
+from flowzip.metadata import png_chunk, read_png_chunks
 
 
 @pytest.fixture
@@ -74,9 +72,7 @@ def test_a_damaged_file_that_pillow_reads_with_a_syntax_error_is_a_one_line_erro
     buf = io.BytesIO()
     frames[0].save(buf, "PNG", save_all=True, append_images=frames[1:])
     damaged = b"\x89PNG\r\n\x1a\n" + b"".join(
-        struct.pack(">I", len(data)) + cid + data + struct.pack(">I", zlib.crc32(cid + data))
-        for cid, data in read_png_chunks(buf.getvalue())
-        if cid != b"fcTL"
+        png_chunk(cid, data) for cid, data in read_png_chunks(buf.getvalue()) if cid != b"fcTL"
     )
     (tmp_path / "x.png").write_bytes(damaged)
     with pytest.raises(FlowzipError, match=r"x.png: not a readable image \(APNG contains frame sequence errors\)"):

@@ -242,7 +242,6 @@ def bench(
 
     Raises FlowzipError if any codec does not give an image back exactly.
     """
-    warnings.simplefilter("ignore", FlowzipWarning)  # a benchmark measures sizes; what it drops is no news here
     codecs = [flowzip_codec(model, effort), *compare]
     result = BenchResult(model=_model_label(model), codecs={c.name: CodecTotals() for c in codecs})
     if done is not None:
@@ -269,7 +268,7 @@ def bench(
 def measure_image(name_and_image: tuple[str, ImageLike], model: Model | None, codecs: list[Codec]) -> dict:
     """One image's row: its code length under ``model`` (None: the default by size), and each codec's bits and
     seconds to encode and decode, every decode checked pixel for pixel (else a FlowzipError)."""
-    warnings.simplefilter("ignore", FlowzipWarning)  # also on a cluster's worker
+    warnings.simplefilter("ignore", FlowzipWarning)  # a benchmark measures sizes; what it drops is no news here
     name, image = name_and_image
     model_bits = model_code_length(image, model) if _has_rgb(image) else None
     row: dict = {"name": name, "mode": _as_image(image).mode, "subpixels": _subpixels(image), "model_bits": model_bits}
