@@ -29,4 +29,5 @@ flowzip bench "$data/dev/waterloo" --native --compare png,webp,jxl,jxl-e9 --json
     | tee "$out/waterloo.md"
 python -m benchmarks.photo_sets "$out" | tee "$out/photo-sets.md"       # the dev sets' colour photos together
 python -m benchmarks.rate | tee "$out/rate.md"
+python -m benchmarks.deep_table --photos 3 | tee "$out/deep.md"               # 16-bit images
 python -m benchmarks.speed | tee "$out/speed.md"

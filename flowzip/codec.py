@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from flowzip.container import (
+    ARRAY_ONLY_MODES,
     COLOUR_KEY_CHANNELS,
     COLOUR_KEY_MAX,
     DEFAULT_MAX_PIXELS,
@@ -32,6 +33,7 @@ from flowzip.container import (
     MIN_TILE_LOG2,
     MODES,
     Header,
+    ModeLayout,
     Palette,
     covering_tile_log2,
     pixel_checksum,
@@ -50,7 +52,12 @@ if TYPE_CHECKING:
     from flowzip.tiles import Progress
 
 DEFAULT_TILE_SIZE = 256
-_ARRAY_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # channels -> mode, for numpy input
+# numpy input: dtype -> channels -> mode
+_ARRAY_MODES = {
+    np.dtype(np.uint8): {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"},
+    np.dtype(np.uint16): {1: "I;16", 2: "LA;16", 3: "RGB;16", 4: "RGBA;16"},
+}
+_GREY_16 = ("I;16", "I;16L", "I;16B", "I;16N")  # Pillow's 16-bit grey modes, coded as I;16 (the same values)
 
 
 @dataclass(frozen=True)
@@ -70,17 +77,21 @@ class _Pixels:
         return np.array_equal(self.pixels, other.pixels) and all(getattr(self, f) == getattr(other, f) for f in fields)
 
 
-def _colour_key(image: Image.Image) -> tuple[int, ...] | None:
-    """The colour shown transparent (PNG's tRNS) of an RGB, L or 1 image, or None."""
+def _colour_key(image: Image.Image, mode: str) -> tuple[int, ...] | None:
+    """The colour shown transparent (PNG's tRNS) of an RGB, L, 1 or I;16 image (stored as ``mode``), or None."""
     t = image.info.get("transparency")
-    if t is None or image.mode not in COLOUR_KEY_CHANNELS:
+    if t is None or mode not in COLOUR_KEY_CHANNELS:
         return None
     key = tuple(t) if isinstance(t, tuple) else (t,)
-    if len(key) != COLOUR_KEY_CHANNELS[image.mode] or not all(
-        isinstance(v, int) and 0 <= v <= COLOUR_KEY_MAX for v in key
-    ):
+    if len(key) != COLOUR_KEY_CHANNELS[mode] or not all(isinstance(v, int) and 0 <= v <= COLOUR_KEY_MAX for v in key):
         raise FlowzipError(f"unsupported transparency {t!r} for a {image.mode} image")
     return key
+
+
+def _fits_16_bits(image: Image.Image) -> bool:
+    """Whether every sample of a mode I image (32-bit integers) is in 0..65535."""
+    low, high = image.getextrema()
+    return low >= 0 and high <= 65535
 
 
 def _unkept_metadata(image: Image.Image) -> list[str]:
@@ -88,7 +99,7 @@ def _unkept_metadata(image: Image.Image) -> list[str]:
     lost = []
     if getattr(image, "n_frames", 1) > 1:
         lost.append(f"{image.n_frames} frames, only the first is compressed")
-    if "transparency" in image.info and image.mode not in (*COLOUR_KEY_CHANNELS, "P"):
+    if "transparency" in image.info and image.mode not in (*COLOUR_KEY_CHANNELS, *_GREY_16, "P"):
         lost.append(f"the transparency of a {image.mode} image is not kept")
     return lost
 
@@ -96,24 +107,36 @@ def _unkept_metadata(image: Image.Image) -> list[str]:
 def _from_input(image: ImageLike, metadata: Metadata | None) -> _Pixels:
     """The pixels of ``image`` and the metadata to store: ``metadata``, or (None) a PIL image's own."""
     if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8:
-            raise FlowzipError(f"unsupported array dtype {image.dtype}: flowzip codes 8-bit (uint8) images")
+        if image.dtype.kind == "u" and not image.dtype.isnative:
+            image = image.astype(image.dtype.newbyteorder("="))
+        if image.dtype not in _ARRAY_MODES:
+            raise FlowzipError(
+                f"unsupported array dtype {image.dtype}: flowzip codes 8- and 16-bit images (uint8, uint16)"
+            )
+        modes = _ARRAY_MODES[image.dtype]
         if image.ndim == 2:
-            return _Pixels(image[:, :, None], "L", "array2d", metadata=metadata or NO_METADATA)
-        if image.ndim != 3 or image.shape[2] not in _ARRAY_MODES:
+            return _Pixels(image[:, :, None], modes[1], "array2d", metadata=metadata or NO_METADATA)
+        if image.ndim != 3 or image.shape[2] not in modes:
             raise FlowzipError(f"unsupported array shape {image.shape}: expected (H, W) or (H, W, 1|2|3|4)")
-        return _Pixels(image, _ARRAY_MODES[image.shape[2]], "array", metadata=metadata or NO_METADATA)
+        return _Pixels(image, modes[image.shape[2]], "array", metadata=metadata or NO_METADATA)
     if not isinstance(image, Image.Image):
         raise FlowzipError(f"cannot compress a {type(image).__name__}: pass a numpy uint8 array or a PIL image")
-    if image.mode not in MODES:
-        if image.mode.startswith("I;16") or image.mode in ("I", "F"):
-            raise FlowzipError(f"unsupported image mode {image.mode}: 16-bit and float images are not supported")
+    if image.mode == "I" and _fits_16_bits(image):  # Pillow reads 16-bit PGM and signed TIFF so
+        image = image.convert("I;16")
+    if image.mode not in MODES and image.mode not in _GREY_16:
+        if image.mode in ("I", "F"):
+            raise FlowzipError(
+                f"unsupported image mode {image.mode}: samples outside 0..65535 and float samples are not supported"
+            )
         raise FlowzipError(f"unsupported image mode {image.mode}: supported modes are {', '.join(MODES)}")
-    check_8_bit(image)
+    if image.mode not in _GREY_16:
+        check_8_bit(image)
     for lost in _unkept_metadata(image):
         warn(lost)
     pixels = np.asarray(image)
     pixels = pixels.astype(np.uint8) if image.mode == "1" else pixels
+    pixels = pixels.astype(np.uint16) if image.mode in _GREY_16 else pixels  # native byte order
+    mode = "I;16" if image.mode in _GREY_16 else image.mode
     palette = None
     if image.mode == "P":
         pal = image.palette
@@ -122,19 +145,22 @@ def _from_input(image: ImageLike, metadata: Metadata | None) -> _Pixels:
     pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels
     return _Pixels(
         np.ascontiguousarray(pixels),
-        image.mode,
+        mode,
         "image",
         palette,
         of_image(image) if metadata is None else metadata,
-        _colour_key(image),
+        _colour_key(image, mode),
     )
 
 
 def _to_image(p: _Pixels) -> Image.Image:
+    if p.mode in ARRAY_ONLY_MODES:
+        raise FlowzipError(f"a 16-bit {p.mode[:-3]} image has no PIL form: decompress it to a uint16 array")
     if p.mode == "1":
         img = Image.fromarray(p.pixels[:, :, 0].astype(bool))
     else:
-        img = Image.fromarray(p.pixels[:, :, 0] if p.pixels.shape[2] == 1 else p.pixels, p.mode)
+        plane = p.pixels[:, :, 0] if p.pixels.shape[2] == 1 else p.pixels
+        img = Image.fromarray(plane) if p.mode == "I;16" else Image.fromarray(plane, p.mode)  # I;16 from the dtype
     if p.palette is not None:
         img.putpalette(p.palette.data, rawmode=p.palette.mode)
         if p.palette.transparency is not None:
@@ -143,6 +169,12 @@ def _to_image(p: _Pixels) -> Image.Image:
         img.info["transparency"] = p.colour_key if len(p.colour_key) > 1 else p.colour_key[0]
     img.info.update(to_info(p.metadata))
     return img
+
+
+def _deep_groups(layout: ModeLayout) -> list[tuple[int, slice]]:
+    """(channels, their slice of the pixels) of each section of a 16-bit mode; none for 8-bit ones."""
+    starts = np.cumsum((0, *layout.deep_sections))
+    return [(n, slice(start, start + n)) for n, start in zip(layout.deep_sections, starts, strict=False)]
 
 
 def _palette_colours(palette: Palette) -> np.ndarray:
@@ -233,13 +265,17 @@ def compress(
         from flowzip.classical import encode_plane
 
         sections += [encode_plane(p.pixels[:, :, c]) for c in range(layout.rgb_planes, layout.planes)]
+    for _, group in _deep_groups(layout):
+        from flowzip.classical import encode_deep
+
+        sections.append(encode_deep(p.pixels[:, :, group]))
     header = Header(
         width,
         height,
         p.mode,
         p.kind,
         tile_log2,
-        pixel_checksum(p.pixels.tobytes()),
+        pixel_checksum(p.pixels),
         stored_id,
         p.metadata,
         p.palette,
@@ -274,7 +310,7 @@ def _decode(
 ) -> _Pixels:
     header, sections = read_container(data, max_pixels)
     layout = MODES[header.mode]
-    pixels = np.empty((header.height, header.width, layout.planes), dtype=np.uint8)
+    pixels = np.empty((header.height, header.width, layout.planes), dtype=f"u{layout.sample_bits // 8}")
     tiles = header.rgb_tiles()
     if tiles:
         from flowzip.tiles import decode_tiles
@@ -293,7 +329,11 @@ def _decode(
 
         for c, section in zip(range(layout.rgb_planes, layout.planes), sections[len(tiles) :], strict=True):
             pixels[:, :, c] = decode_plane(section, header.height, header.width)
-    if pixel_checksum(pixels.tobytes()) != header.checksum:
+    for (channels, group), section in zip(_deep_groups(layout), sections, strict=False):
+        from flowzip.classical import decode_deep
+
+        pixels[:, :, group] = decode_deep(section, header.height, header.width, channels)
+    if pixel_checksum(pixels) != header.checksum:
         raise FlowzipError(
             "checksum mismatch: the decoded pixels are not the original ones (corrupt file, or "
             "this machine computes the model differently)"
@@ -356,19 +396,19 @@ def model_code_length(image: ImageLike, model: str | Model | None = None, tile_s
 class CodedSection:
     """How one section of a file is coded, and what it holds."""
 
-    path: str  # "raw", "flow", "classical: palette, context method 7", "plane: med + LZMA2" (``coding_paths``)
+    path: str  # "raw", "flow", "classical: palette, context method 7", "plane: med + LZMA2", "deep: stored"...
     size: int  # bytes
     subpixels: int
 
     @property
     def tool(self) -> str:
-        """The tile tool ("raw", "flow", "classical"), or "plane"."""
+        """The tile tool ("raw", "flow", "classical"), or "plane", or "deep" (16-bit samples)."""
         return self.path.split(":")[0]
 
 
 def coded_sections(data: bytes) -> list[CodedSection]:
     """Every section of a .fzi file, in order, read without decoding (and without loading a coder)."""
-    from flowzip.classical.methods import describe_predicted, describe_rgb
+    from flowzip.classical.methods import describe_deep, describe_predicted, describe_rgb
 
     header, sections = read_container(data, max_pixels=None)
     out = []
@@ -379,8 +419,13 @@ def coded_sections(data: bytes) -> list[CodedSection]:
             CodedSection(f"classical: {describe_rgb(body)}" if tool == "classical" else tool, len(section), subpixels)
         )
     plane = header.width * header.height
-    out += [CodedSection(f"plane: {describe_predicted(s)}", len(s), plane) for s in sections[len(header.rgb_tiles()) :]]
-    return out
+    rest = sections[len(header.rgb_tiles()) :]
+    deep = MODES[header.mode].deep_sections
+    if deep:
+        return out + [
+            CodedSection(f"deep: {describe_deep(s, c)}", len(s), c * plane) for s, c in zip(rest, deep, strict=True)
+        ]
+    return out + [CodedSection(f"plane: {describe_predicted(s)}", len(s), plane) for s in rest]
 
 
 def coding_paths(data: bytes) -> list[str]:

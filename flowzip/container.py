@@ -14,13 +14,15 @@ import zlib
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
+
 from flowzip.classical.lzma_coder import lzma_compress, lzma_filters
 from flowzip.errors import FlowzipError
 from flowzip.metadata import ICC, NO_METADATA, Metadata
 
 MAGIC = b"FZ"
-FORMAT_VERSION = 8  # what this flowzip writes
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
+FORMAT_VERSION = 9  # what this flowzip writes
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 MODEL_ID_BYTES = 4
 # format 6: a shipped model is named by its number here (one byte), any other by OTHER_MODEL then its id. Append
 # only: a number, once given, names that model for ever (tests/test_zoo.py checks every shipped model has one).
@@ -50,11 +52,16 @@ class ModeLayout(NamedTuple):
 
     code: int  # part of the format
     rgb_planes: int  # coded in RGB tiles (flowzip.tiles)
-    extra_planes: int  # coded each as one plane (flowzip.planes)
+    extra_planes: int  # coded each as one plane (flowzip.classical.plane)
+    deep_sections: tuple[int, ...] = ()  # format 9, 16-bit samples: the channels of each section (classical.deep)
 
     @property
     def planes(self) -> int:
-        return self.rgb_planes + self.extra_planes
+        return self.rgb_planes + self.extra_planes + sum(self.deep_sections)
+
+    @property
+    def sample_bits(self) -> int:
+        return 16 if self.deep_sections else 8
 
 
 MODES = {
@@ -64,7 +71,14 @@ MODES = {
     "LA": ModeLayout(3, 0, 2),
     "P": ModeLayout(4, 0, 1),
     "1": ModeLayout(5, 0, 1),
+    # format 9: 16 bits a sample (Pillow's name for 16-bit grey, and the same suffix for the modes it lacks)
+    "I;16": ModeLayout(6, 0, 0, (1,)),
+    "LA;16": ModeLayout(7, 0, 0, (1, 1)),
+    "RGB;16": ModeLayout(8, 0, 0, (3,)),
+    "RGBA;16": ModeLayout(9, 0, 0, (3, 1)),
 }
+ARRAY_ONLY_MODES = ("LA;16", "RGB;16", "RGBA;16")  # no PIL image has them: they decode to uint16 arrays only
+_MODE_BYTE_FOLLOWS = 6  # format 9: a flags byte's mode code 6 says the mode's code less 6 is the next byte
 _MODE_BY_CODE = {layout.code: mode for mode, layout in MODES.items()}
 # how decompress hands the pixels back: as a PIL image, or a numpy array (H, W, C) or (H, W)
 KINDS = ("image", "array", "array2d")
@@ -72,7 +86,7 @@ _FLAG_METADATA = 0x08  # format 8: the metadata field follows; before, an ICC pr
 _FLAG_COLOUR_KEY = 0x40  # format 2: a colour key (tRNS transparency) follows the palette field
 _FLAG_TILE_IMPLIED = 0x80  # format 2: no tile-size byte, the tile is the smallest that covers the image
 _FLAG_RESERVED = {1: 0xC0, **dict.fromkeys(range(2, FORMAT_VERSION + 1), 0x00)}
-COLOUR_KEY_CHANNELS = {"RGB": 3, "L": 1, "1": 1}  # the modes that may have a colour key, and its values
+COLOUR_KEY_CHANNELS = {"RGB": 3, "L": 1, "1": 1, "I;16": 1}  # the modes that may have a colour key, and its values
 COLOUR_KEY_MAX = 65535  # PNG's tRNS holds 16-bit values
 MIN_TILE_LOG2, MAX_TILE_LOG2 = 5, 12
 PALETTE_MODES = ("RGB", "RGBA")
@@ -126,7 +140,7 @@ class Header:
         """Counted, not listed: a forged header may claim millions of tiles (checked against the file size)."""
         rows, cols = self.tile_counts
         layout = MODES[self.mode]
-        return (rows * cols if layout.rgb_planes else 0) + layout.extra_planes
+        return (rows * cols if layout.rgb_planes else 0) + layout.extra_planes + len(layout.deep_sections)
 
     def rgb_tiles(self) -> list[tuple[slice, slice]]:
         """The (rows, columns) of every RGB tile, in section order; none for modes without RGB."""
@@ -147,9 +161,10 @@ def tile_grid(height: int, width: int, tile_size: int) -> list[tuple[slice, slic
     ]
 
 
-def pixel_checksum(pixels: bytes) -> int:
-    """CRC-32 of the decoded pixels (C-order bytes), stored to catch any decode that is not exact."""
-    return zlib.crc32(pixels)
+def pixel_checksum(pixels: np.ndarray) -> int:
+    """CRC-32 of the decoded pixels' bytes (C order; 16-bit samples little-endian), stored to catch any decode
+    that is not exact."""
+    return zlib.crc32(np.ascontiguousarray(pixels, dtype=pixels.dtype.newbyteorder("<")).tobytes())
 
 
 def _varint(value: int) -> bytes:
@@ -166,11 +181,17 @@ def write_container(header: Header, sections: list[bytes]) -> bytes:
     if len(sections) != header.section_count:
         raise ValueError(f"{header.mode} image needs {header.section_count} sections, got {len(sections)}")
     layout = MODES[header.mode]
-    flags = layout.code | (_FLAG_METADATA if header.metadata else 0) | (KINDS.index(header.kind) << 4)
+    flags = (
+        min(layout.code, _MODE_BYTE_FOLLOWS)
+        | (_FLAG_METADATA if header.metadata else 0)
+        | (KINDS.index(header.kind) << 4)
+    )
     flags |= _FLAG_COLOUR_KEY if header.colour_key is not None else 0
     tile_implied = layout.rgb_planes and header.tile_log2 == covering_tile_log2(header.width, header.height)
     flags |= _FLAG_TILE_IMPLIED if tile_implied else 0
     out = bytearray(MAGIC + bytes([FORMAT_VERSION, flags]))
+    if layout.code >= _MODE_BYTE_FOLLOWS:
+        out.append(layout.code - _MODE_BYTE_FOLLOWS)
     out += _varint(header.width) + _varint(header.height)
     if layout.rgb_planes:
         out += _model_field(header.model_id) + (b"" if tile_implied else bytes([header.tile_log2]))
@@ -299,9 +320,14 @@ def read_container(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> 
         readable = ", ".join(map(str, READABLE_VERSIONS))
         raise FlowzipError(f"unsupported flowzip format version {version} (this flowzip reads {readable})")
     flags = r.byte("flags")
-    if flags & _FLAG_RESERVED[version] or (flags & 0x07) not in _MODE_BY_CODE or (flags >> 4) & 0x03 >= len(KINDS):
-        raise FlowzipError(f"corrupt file: invalid flags byte 0x{flags:02x}")
-    mode, kind = _MODE_BY_CODE[flags & 0x07], KINDS[(flags >> 4) & 0x03]
+    code = flags & 0x07
+    if version >= 9 and code == _MODE_BYTE_FOLLOWS:
+        code += r.byte("mode")
+    elif code >= _MODE_BYTE_FOLLOWS:
+        code = -1  # no mode
+    if flags & _FLAG_RESERVED[version] or code not in _MODE_BY_CODE or (flags >> 4) & 0x03 >= len(KINDS):
+        raise FlowzipError(f"corrupt file: invalid flags byte 0x{flags:02x} (mode {code})")
+    mode, kind = _MODE_BY_CODE[code], KINDS[(flags >> 4) & 0x03]
     width, height = r.varint("width", MAX_SIDE), r.varint("height", MAX_SIDE)
     if width < 1 or height < 1 or width * height > MAX_PIXELS:
         raise FlowzipError(f"corrupt file: invalid image size {width}x{height}")

@@ -3,6 +3,7 @@ the command line, the benchmark and the trainer take. Every one of them lists an
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -37,8 +38,9 @@ class FoundFile(NamedTuple):
     below: Path
 
 
-ImageLike = np.ndarray | Image.Image  # what the codec takes and gives: a uint8 array or a PIL image
+ImageLike = np.ndarray | Image.Image  # what the codec takes and gives: a uint8 or uint16 array, or a PIL image
 TIFF_BITS_PER_SAMPLE = 258
+_TIFF_PLANAR_CONFIGURATION = 284  # 2: each channel's samples apart
 # A raw mode and its bits a sample: "RGB;16B", "LA;16B", "L;16"... but not the packed 5-6-5 and 5-5-5 pixels
 # "BGR;16" and "RGB;15" of BMP and TGA, which have no byte order and hold at most 8 bits a sample
 _RAWMODE_BITS = re.compile(r"[A-Z]+;(\d+)[BLNS].*|[LIFP];(\d+).*")
@@ -67,6 +69,8 @@ def _deeper_than_8_bits(image: Image.Image) -> str | None:
         match = _RAWMODE_BITS.fullmatch(rawmode)
         if match and int(match[1] or match[2]) > 8:
             return f"{match[1] or match[2]}-bit samples ({rawmode})"
+        if tile[0] == "SGI16":
+            return "16-bit samples (SGI)"
         if tile[0] == "ppm" and len(args) > 1 and isinstance(args[1], int) and args[1] > 255:
             return f"samples up to {args[1]} (PPM)"
     return None
@@ -74,18 +78,43 @@ def _deeper_than_8_bits(image: Image.Image) -> str | None:
 
 def open_image(path: Path | BinaryIO, name: str | None = None) -> Image.Image:
     """Open and fully decode an image file (or file object, called ``name`` in errors) with a one-line error
-    for anything that is not an image."""
-    path_name = name or str(path)
+    for anything that is not an image, or whose samples Pillow would cut to 8 bits (``check_8_bit``)."""
+    return _open(path, name or str(path), refuse_deep=True)[0]
+
+
+def open_samples(raw: bytes, name: str) -> tuple[Image.Image, ImageLike]:
+    """A file's bytes opened by Pillow, and what to compress of them: the image, or where Pillow cuts the
+    samples to 8 bits, its 16-bit samples (H, W, C) as ``flowzip.deep_files`` reads them."""
+    image, deep = _open(io.BytesIO(raw), name, refuse_deep=False)
+    if deep is None or image.mode.startswith("I") or image.mode == "F":  # Pillow keeps these samples whole
+        return image, image
+    if "transparency" in image.info:
+        raise FlowzipError(f"{name}: the transparent colour of a 16-bit colour image is not supported")
+    from flowzip.deep_files import read_deep
+
+    pixels = read_deep(raw, image.format, name)
+    if getattr(image, "tag_v2", {}).get(_TIFF_PLANAR_CONFIGURATION) == 2:  # imagecodecs gives (C, H, W)
+        pixels = np.ascontiguousarray(np.moveaxis(pixels, 0, -1))
+    if pixels.shape[:2] != (image.height, image.width) or not 1 <= pixels.shape[2] <= 4:
+        raise FlowzipError(f"{name}: its 16-bit samples ({pixels.shape}) do not match the image Pillow reads")
+    return image, pixels
+
+
+def _open(path: Path | BinaryIO, name: str, refuse_deep: bool) -> tuple[Image.Image, str | None]:
+    """The image, decoded, and how its file stores more than 8 bits a sample (``_deeper_than_8_bits``, which
+    reads what is gone once the image is loaded), or None; with ``refuse_deep`` that is an error."""
     try:
-        with file_errors(path_name), Image.open(path) as im:
-            check_8_bit(im, path_name)
+        with file_errors(name), Image.open(path) as im:
+            deep = _deeper_than_8_bits(im)
+            if refuse_deep:
+                check_8_bit(im, name)
             im.load()
-            return im
+            return im, deep
     except UnidentifiedImageError:
-        raise FlowzipError(f"{path_name}: not a readable image (unknown format)") from None
+        raise FlowzipError(f"{name}: not a readable image (unknown format)") from None
     except (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError) as e:
         # Pillow's readers raise SyntaxError (and struct.error, EOFError) on a damaged file of their format
-        raise FlowzipError(f"{path_name}: not a readable image ({e})") from None
+        raise FlowzipError(f"{name}: not a readable image ({e})") from None
 
 
 def read_image_rgb(path: Path) -> np.ndarray:

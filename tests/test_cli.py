@@ -119,13 +119,13 @@ def test_output_option_and_no_overwrite(workdir: Path, tiny_model_path: Path) ->
         (["info", "junk.fzi"], "not a flowzip file"),
         (["compress", "a.png", "--model", "no-such-model"], "unknown model"),
         (["compress", "a.png", "--model", "junk.fzi"], "not a flowzip model file"),
-        (["compress", "a16.png"], "16-bit"),
+        (["compress", "float.tif"], "unsupported image mode F"),
     ],
 )
 def test_errors_are_one_line(workdir: Path, args: list[str], message: str) -> None:
     (workdir / "junk.fzi").write_bytes(b"this is not an image")
     (workdir / "junk.png").write_bytes(b"this is not an image either")
-    Image.fromarray(np.zeros((4, 4), dtype=np.uint16)).save(workdir / "a16.png")
+    Image.new("F", (4, 4)).save(workdir / "float.tif")
     before = sorted(p.name for p in workdir.iterdir())
     r = run(*args, cwd=workdir)
     assert r.returncode != 0
@@ -277,9 +277,9 @@ def test_errors_name_the_file_and_say_truncated(workdir: Path, tiny_model_path: 
     assert info.returncode == 1 and info.stderr.startswith("flowzip: notes.txt: not a flowzip file")
     assert b"a.fzi:" in info.stdout, "the other file is still described"
     (workdir / "deep").mkdir()
-    Image.fromarray(np.zeros((4, 4), dtype=np.uint16)).save(workdir / "deep" / "a16.png")
+    Image.new("F", (4, 4)).save(workdir / "deep" / "float.tif")
     batch = run("compress", "-r", "deep", cwd=workdir)
-    assert batch.returncode == 1 and f"flowzip: {Path('deep') / 'a16.png'}: 16-bit samples" in batch.stderr
+    assert batch.returncode == 1 and f"flowzip: {Path('deep') / 'float.tif'}: unsupported image mode F" in batch.stderr
     piped = run("decompress", "-", cwd=workdir, stdin=b"FZ")
     assert piped.stderr.startswith("flowzip: <stdin>: truncated file")
 
@@ -417,3 +417,29 @@ def test_help_lists_every_command_and_bench_takes_m(workdir: Path, tiny_model_pa
     assert "CPU cores to use" in run("compress", "--help", cwd=workdir).stdout.decode()
     r = run("bench", "a.png", "-m", str(tiny_model_path), cwd=workdir)
     assert r.returncode == 0 and "flowzip" in r.stdout.decode(), r.stderr
+
+
+def test_16_bit_colour_png_keeps_its_samples_and_metadata(tmp_path: Path) -> None:
+    """A 16-bit RGBA PNG with an ICC profile, EXIF and a text chunk: compressed, then written back as a 16-bit PNG
+    with the same samples and chunks; other output formats are refused in one line."""
+    import imagecodecs
+
+    from flowzip.deep_files import write_png
+    from flowzip.metadata import EXIF, ICC, Metadata, read_png_chunks
+
+    samples = np.random.default_rng(5).integers(0, 65536, (6, 9, 4)).astype(np.uint16)
+    exif = Image.Exif()
+    exif[0x010F] = "maker"
+    kept = Metadata(((ICC, b"a profile " * 30), (EXIF, exif.tobytes()[6:]), ("png:tEXt", b"Title\0sixteen bits")))
+    (tmp_path / "in.png").write_bytes(write_png(samples, kept)[0])
+    assert run("compress", "in.png", cwd=tmp_path).returncode == 0
+    assert run("decompress", "in.fzi", "-o", "out.png", cwd=tmp_path).returncode == 0
+    back = (tmp_path / "out.png").read_bytes()
+    assert np.array_equal(imagecodecs.png_decode(back), samples)
+    chunks = {cid: data for cid, data in read_png_chunks(back)}
+    assert chunks[b"tEXt"] == b"Title\0sixteen bits" and chunks[b"eXIf"] == exif.tobytes()[6:]
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.info["icc_profile"] == b"a profile " * 30
+    refused = run("decompress", "in.fzi", "-o", "out.webp", cwd=tmp_path)
+    assert refused.returncode == 1 and "16-bit colour is not supported; write .png" in refused.stderr
+    assert not (tmp_path / "out.webp").exists()

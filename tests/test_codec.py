@@ -77,9 +77,10 @@ def test_palette_with_transparency_and_icc_round_trip(tiny_model: Model) -> None
 @pytest.mark.parametrize(
     ("image", "message"),
     [
-        (np.zeros((4, 4), dtype=np.uint16), "uint16"),
+        (np.zeros((4, 4), dtype=np.int16), "int16"),
         (np.zeros((4, 4, 5), dtype=np.uint8), "shape"),
-        (Image.new("I;16", (4, 4)), "16-bit"),
+        (Image.new("F", (4, 4)), "float"),
+        (Image.fromarray(np.full((2, 2), -1, dtype=np.int32)), "outside 0..65535"),
         (Image.new("CMYK", (4, 4)), "unsupported image mode CMYK"),
         ("image.png", "cannot compress a str"),
     ],

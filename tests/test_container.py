@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from flowzip.container import (
+    MAX_TILE_LOG2,
     MODEL_ID_BYTES,
     SHIPPED_MODEL_IDS,
     Header,
@@ -87,7 +88,7 @@ def test_a_colour_key_must_fit_the_mode() -> None:
     ("position", "value", "message"),
     [
         (0, ord("X"), "not a flowzip file"),
-        (2, 9, "unsupported flowzip format version"),
+        (2, 10, "unsupported flowzip format version"),
         (3, 0x47, "invalid flags"),
         (3, 0x30, "invalid flags"),
         (3, 0x82, "a L image has no tiles"),
@@ -98,6 +99,19 @@ def test_bad_header_bytes(position: int, value: int, message: str) -> None:
     data[position] = value
     with pytest.raises(FlowzipError, match=message):
         read_container(bytes(data))
+
+
+def test_16_bit_modes_take_the_mode_byte() -> None:
+    """Format 9's modes 6 to 9: flag code 6 and a byte; code 7, an unknown byte, or code 6 before format 9 are
+    invalid."""
+    header = Header(3, 2, "RGBA;16", "array", MAX_TILE_LOG2, 0)
+    data = write_container(header, [b"x", b"y"])
+    assert data[3] & 0x07 == 6 and data[4] == 3 and read_container(data)[0] == header
+    for position, value in ((3, (data[3] & ~0x07) | 7), (4, 4), (2, 8)):
+        damaged = bytearray(data)
+        damaged[position] = value
+        with pytest.raises(FlowzipError, match="invalid flags"):
+            read_container(bytes(damaged))
 
 
 @pytest.mark.parametrize("flag", [0x40, 0x80])

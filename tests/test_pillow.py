@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import flowzip
+from flowzip.errors import FlowzipError
 from flowzip.learned.zoo import Model
 
 from conftest import make_image
@@ -85,3 +86,16 @@ def test_format_fzi_saves_and_warnings_point_at_the_callers_line() -> None:
         flowzip.compress(image)
     assert buffer.getvalue()[:2] == b"FZ"
     assert [(Path(w.filename).name, w.category) for w in caught] == [(Path(__file__).name, flowzip.FlowzipWarning)] * 2
+
+
+def test_16_bit_grey_through_pillow(tmp_path: Path) -> None:
+    samples = np.random.default_rng(3).integers(0, 65536, (9, 14)).astype(np.uint16)
+    Image.fromarray(samples).save(tmp_path / "grey16.fzi")
+    with Image.open(tmp_path / "grey16.fzi") as image:
+        assert image.mode == "I;16" and np.array_equal(np.asarray(image), samples)
+
+
+def test_16_bit_colour_is_a_clear_error_in_pillow(tmp_path: Path) -> None:
+    (tmp_path / "rgb16.fzi").write_bytes(flowzip.compress(np.zeros((4, 5, 3), dtype=np.uint16)))
+    with pytest.raises(FlowzipError, match=r"no PIL mode: read it with flowzip\.decompress"):
+        Image.open(tmp_path / "rgb16.fzi")

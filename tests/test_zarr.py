@@ -62,6 +62,14 @@ def test_chunks_come_back_exactly_in_their_shape(shape: tuple[int, ...], stacked
     assert codec.decode(codec.encode(chunk), out=out) is out and np.array_equal(out, chunk)
 
 
+@pytest.mark.parametrize(("shape", "stacked"), [((9, 7), False), ((2, 9, 7, 3), True), ((5, 6, 4), False)])
+def test_16_bit_chunks_come_back_exactly(shape: tuple[int, ...], stacked: bool) -> None:
+    chunk = _chunk(shape, "photo").astype(np.uint16) * 251 + np.uint16(3)
+    codec = FlowzipCodec(stacked=stacked, **FAST)
+    decoded = codec.decode(codec.encode(chunk))
+    assert decoded.dtype == np.uint16 and decoded.shape == chunk.shape and np.array_equal(decoded, chunk)
+
+
 def test_small_images_get_the_default_models() -> None:
     """With the default effort each image of a stack is a file of its own, coded as ``flowzip compress`` codes
     an image of its size."""
@@ -73,7 +81,7 @@ def test_small_images_get_the_default_models() -> None:
 @pytest.mark.parametrize(
     ("chunk", "stacked", "message"),
     [
-        (np.zeros((8, 8), np.uint16), False, "uint8 chunks, not uint16"),
+        (np.zeros((8, 8), np.int16), False, "uint8 and uint16 chunks, not int16"),
         (np.zeros((8, 8, 3), np.float32), False, "not float32"),
         (np.zeros(64, np.uint8), False, r"shape \(64,\) is not an image"),
         (np.zeros((8, 8, 5), np.uint8), False, r"shape \(8, 8, 5\) is not an image"),

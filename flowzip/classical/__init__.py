@@ -12,7 +12,8 @@ be transformed (subtract green, or a palette). Laid out like libjxl's ``modular/
 - ``range_coder``, ``contexts``, ``mixer``, ``state``, ``context_coder``: the context coder (methods 5 to 8);
 - ``photo_coder``: its method 9, with the learned network of ``flowzip.learned.tiny_net``;
 - ``predicted``: the choice between LZMA2 and the context coder, with the method byte;
-- ``plane`` and ``rgb``: what the codec calls. Section layouts are in ``docs/format.md``.
+- ``deep``: samples of more than 8 bits (16-bit images), through the 8-bit coder where they hold 8 bits;
+- ``plane``, ``rgb`` and ``deep``: what the codec calls. Section layouts are in ``docs/format.md``.
 """
 
 from importlib import import_module
@@ -22,12 +23,15 @@ from importlib import import_module
 _EXPORTS = {
     "describe_predicted": "methods",
     "describe_rgb": "methods",
+    "describe_deep": "methods",
     "context_coded_rgb": "methods",
     "encode_plane": "plane",
     "decode_plane": "plane",
     "encode_indices": "plane",
     "decode_indices": "plane",
     "encode_rgb": "rgb",
+    "encode_deep": "deep",
+    "decode_deep": "deep",
     "decode_rgb": "rgb",
 }
 __all__ = sorted(_EXPORTS)

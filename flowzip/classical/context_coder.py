@@ -58,7 +58,7 @@ def _predict(
     corrected by its bias context's mean error, modulo 256."""
     a, b, c, d = context_neighbours(pixels, i, j, k)
     ctx, bias_ctx = context_model(a, b, c, d, i, j, k, errors)
-    pred = blended_prediction(a, b, c, d, i, j, k, sub_errors, sub) if fast else median_edge(a, b, c)
+    pred = blended_prediction(a, b, c, d, i, j, k, sub_errors, sub, 255) if fast else median_edge(a, b, c)
     return a, b, c, d, ctx, bias_ctx, pred, (pred + bias(sums, counts, k, bias_ctx)) & 255
 
 

@@ -29,6 +29,31 @@ WARM_METHOD = MIXED_METHODS[1]
 PHOTO_METHOD = CONTEXT_METHODS[4]
 
 
+# how a section of 16-bit samples is coded (``flowzip.classical.deep``), by its first byte: the samples as they
+# are; 8-bit samples x 257 ("replicated") or shifted left ("narrow"), coded as 8-bit ones; or the deep context
+# coder, after one of DEEP_TRANSFORMS for three channels; or the ranks of the samples among the values that occur
+DEEP_FORMS = ("stored", "replicated", "narrow", "deep", "indexed")
+DEEP_TRANSFORMS = ("identity", "subtract green, centred")
+
+
+def describe_deep(data: bytes, channels: int) -> str:
+    """How ``encode_deep`` coded ``data``: "deep context coder, 12 bits << 4, subtract green, centred",
+    "replicated 8 bits: palette, context method 7"... (or "invalid")."""
+    form = DEEP_FORMS[data[0]] if data and data[0] < len(DEEP_FORMS) else "invalid"
+    eight_bit = describe_rgb if channels == 3 else describe_predicted
+    if form == "replicated":
+        return f"8 bits x 257: {eight_bit(data[1:])}"
+    if form == "narrow" and len(data) > 1:
+        return f"8 bits << {data[1]}: {eight_bit(data[2:])}"
+    if form == "deep" and len(data) > 2 + (channels == 3):
+        transform = f", {DEEP_TRANSFORMS[data[3]]}" if channels == 3 and data[3] < len(DEEP_TRANSFORMS) else ""
+        return f"deep context coder, {data[2]} bits << {data[1]}{transform}"
+    if form == "indexed" and len(data) > 5:
+        count, start = int.from_bytes(data[1:3], "little") + 1, 5 + int.from_bytes(data[3:5], "little")
+        return f"{count} values indexed: {describe_deep(data[start:], channels)}"
+    return form if form == "stored" else "invalid"
+
+
 def describe_predicted(data: bytes) -> str:
     """How ``encode_predicted`` coded ``data``: "context method 8", "paeth + LZMA2" (or "invalid")."""
     method = data[0] if data else -1

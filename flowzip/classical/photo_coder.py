@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from flowzip.classical.contexts import ACTIVITY_CONTEXTS, bias, context_model, half_octave, learn
+from flowzip.classical.lms import LMS_INPUTS, lms_correction, lms_learn
 from flowzip.classical.mixer import (
     EARLIER_CONTEXTS,
     MIX_BIAS,
@@ -48,14 +49,12 @@ from flowzip.learned.tiny_net import (
     INPUTS,
     LOG_SCALE_RANGE,
     MEAN_UNIT,
-    SAME,
     causal,
     first_layer,
     net_forward,
 )
 
 PREDICTIONS = 8
-LMS_INPUTS = 14
 _LMS_SHIFT = 6  # the filter's step: chosen on the training photos from 4..8
 APMS = 2
 APM_CELLS = 33  # a probability per 1/16 of the stretched range, interpolated
@@ -299,17 +298,9 @@ def photo_code(
                 eight_predictions(pixels, i, j, k, neighbours, predictions)
                 weighted, weight_sum = error_weighted(i, j, k, predictions, step_errors)
                 blend = (weighted + weight_sum // 2) // weight_sum  # in eighths
-                for t in range(10):
-                    lms_in[t] = 8 * causal(pixels, i, j, k, SAME[t][0], SAME[t][1], a) - blend
-                lms_in[10] = 8 * residuals[0] if k > 0 else 0
-                lms_in[11] = 8 * residuals[1] if k > 1 else 0
-                lms_in[12] = predictions[0] - blend
-                lms_in[13] = predictions[2] - blend
-                correction, norm = 0, 64
-                for q in range(LMS_INPUTS):
-                    correction += lms[k, q] * lms_in[q]
-                    norm += lms_in[q] * lms_in[q]
-                corrected = blend + (correction >> 16)  # in eighths
+                corrected, norm = lms_correction(
+                    pixels, i, j, k, a, blend, residuals, predictions[0], predictions[2], lms, lms_in, 64
+                )  # in eighths
                 pred = min(max((corrected + 4) >> 3, 0), 255)
                 p = (pred + bias(sums, counts, k, bias_ctx)) & 255
                 base = k * PHOTO_CONTEXTS
@@ -358,7 +349,5 @@ def photo_code(
                 residuals[k] = x - ((corrected + 4) >> 3)
                 for q in range(PREDICTIONS):
                     step_errors[i & 1, j, k, q] = abs(8 * x - predictions[q])
-                step = (min(max(8 * x - corrected, -256), 256) << 16) // norm
-                for q in range(LMS_INPUTS):
-                    lms[k, q] += (step * lms_in[q]) >> _LMS_SHIFT
+                lms_learn(lms, k, lms_in, 8 * x - corrected, 256, norm, _LMS_SHIFT)
     return finish(state, data, undo, True)

@@ -87,18 +87,19 @@ _BLEND_EPSILON = 32  # in eighths of a level: keeps the weights finite where eve
 
 @njit(nogil=True)
 def blended_prediction(
-    a: int, b: int, c: int, d: int, i: int, j: int, k: int, sub_errors: np.ndarray, sub: np.ndarray
+    a: int, b: int, c: int, d: int, i: int, j: int, k: int, sub_errors: np.ndarray, sub: np.ndarray, top: int
 ) -> int:
     """Method 6's prediction: four predictions (in eighths of a level) weighted by how well each predicted the
     four causal neighbours (left, above, above left, above right): the median edge detector, the mean of left
     and above, the gradient a + b - c, and b + d + a - c halved. ``sub`` receives the four, ``sub_errors`` holds
-    each one's |8 x - prediction| for this row and the last (row i % 2)."""
+    each one's |8 x - prediction| for this row and the last (row i % 2). The blend is clamped to 0..``top``, the
+    largest sample (255 for 8 bits)."""
     sub[0] = 8 * median_edge(a, b, c)
     sub[1] = 4 * (a + b)
     sub[2] = 8 * (a + b - c)
     sub[3] = 4 * (b + d + a - c)
     total, weights = error_weighted(i, j, k, sub, sub_errors)
-    return min(max((total + 4 * weights) // (8 * weights), 0), 255)
+    return min(max((total + 4 * weights) // (8 * weights), 0), top)
 
 
 @njit(nogil=True, inline="always")

@@ -10,8 +10,9 @@ from typing import NamedTuple
 import numpy as np
 
 from flowzip.classical.contexts import ACTIVITY_CONTEXTS, SHAPES
+from flowzip.classical.lms import LMS_INPUTS
 from flowzip.classical.mixer import EARLIER_CONTEXTS, MIX_INPUTS, MIX_SLOTS, MODEL_CONTEXTS, squash
-from flowzip.classical.photo_coder import APM_CELLS, APMS, LMS_INPUTS, PHOTO_CONTEXTS, PHOTO_INPUTS
+from flowzip.classical.photo_coder import APM_CELLS, APMS, PHOTO_CONTEXTS, PHOTO_INPUTS
 from flowzip.classical.range_coder import PROB_BITS
 from flowzip.shipped import shipped_arrays
 

@@ -24,13 +24,15 @@ from functools import partial
 from pathlib import Path
 
 import click
+import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image, read_header
-from flowzip.container import DEFAULT_MAX_PIXELS, MAGIC
+from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress, decompress_image, read_header
+from flowzip.container import ARRAY_ONLY_MODES, DEFAULT_MAX_PIXELS, MAGIC
+from flowzip.deep_files import write_png
 from flowzip.errors import FlowzipError, FlowzipWarning, file_errors, naming
-from flowzip.images import open_image
+from flowzip.images import ImageLike, open_samples
 from flowzip.metadata import NO_METADATA, Metadata, insert_png_chunks, of_image, save_options
 from flowzip.settings import DEFAULT_SETTINGS, EncoderSettings
 
@@ -89,12 +91,20 @@ def _holds(path: Path, data: bytes) -> bool:
     return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
 
 
-def encode_output(image: Image.Image, path: Path, metadata: Metadata = NO_METADATA) -> tuple[bytes, str]:
-    """The bytes of ``image`` with its ``metadata`` in the lossless format that ``path``'s suffix names, and a
-    note that names what of the metadata that format cannot hold ("" if none)."""
+def encode_output(image: ImageLike, path: Path, metadata: Metadata = NO_METADATA) -> tuple[bytes, str]:
+    """The bytes of ``image`` (a PIL image, or 16-bit colour samples (H, W, C)) with its ``metadata`` in the
+    lossless format that ``path``'s suffix names, and a note that names what of the metadata that format cannot
+    hold ("" if none)."""
     fmt, options = _LOSSLESS_OUTPUTS.get(path.suffix.lower(), (None, None))
     if fmt is None:
         raise FlowzipError(f"{path}: choose a lossless output format ({', '.join(_LOSSLESS_OUTPUTS)})")
+    if isinstance(image, np.ndarray):
+        if fmt != "PNG":
+            raise FlowzipError(f"{path}: {fmt} output of 16-bit colour is not supported; write .png")
+        data, unkept = write_png(image, metadata)
+        return data, f"PNG cannot hold its {', '.join(unkept)}: not written" if unkept else ""
+    if image.mode == "I;16" and fmt not in ("PNG", "TIFF"):
+        raise FlowzipError(f"{path}: {fmt} cannot hold 16-bit samples; write .png or .tif")
     # Pillow drops the transparency of these formats' saves without a word, but for WebP's P -> RGBA
     if "transparency" in image.info and fmt != "PNG" and (fmt, image.mode) != ("WEBP", "P"):
         raise FlowzipError(f"{path}: {fmt} cannot store the transparency of this {image.mode} image; write .png")
@@ -167,7 +177,7 @@ def compress_file(task: Task) -> Result:
     raw = read_bytes(task.source)
     if raw.startswith(MAGIC):  # as gzip will not compress a .gz
         raise FlowzipError("already a flowzip file (decompress it to code it again)")
-    image = open_image(io.BytesIO(raw), shown_name(task.source))
+    image, pixels = open_samples(raw, shown_name(task.source))
     frames = getattr(image, "n_frames", 1)
     if frames > 1 and not task.first_frame:
         kind = "a multi-picture JPEG" if image.format == "MPO" else "an animation"
@@ -175,7 +185,7 @@ def compress_file(task: Task) -> Result:
     with _tile_bar(task) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FlowzipWarning)
         data = compress(
-            image,
+            pixels,
             model=task.model,
             tile_size=task.tile_size,
             progress=progress,
@@ -186,7 +196,7 @@ def compress_file(task: Task) -> Result:
             metadata=of_image(image, raw),
         )
     _write_target(task, data)
-    subpixels = image.width * image.height * len(image.getbands())
+    subpixels = _subpixels(pixels)
     notes = [str(w.message) for w in caught if issubclass(w.category, FlowzipWarning)]
     lossy = lossy_format(raw, image)
     if lossy:
@@ -209,13 +219,22 @@ def lossy_format(raw: bytes, image: Image.Image) -> str | None:
     return None
 
 
-def _decoded(task: Task) -> tuple[bytes, Image.Image]:
-    """The bytes of a task's .fzi file and the image they decode to."""
+def _decoded(task: Task) -> tuple[bytes, ImageLike]:
+    """The bytes of a task's .fzi file and the image they decode to: a PIL image, or 16-bit colour samples
+    (H, W, C), which PIL has no mode for."""
     raw = read_bytes(task.source)
+    mode = read_header(raw, task.max_pixels).mode
     with _tile_bar(task) as progress:
+        if mode in ARRAY_ONLY_MODES:
+            pixels = decompress(raw, task.model, task.max_pixels, progress, task.tile_jobs)
+            return raw, pixels
         return raw, decompress_image(
             raw, model=task.model, max_pixels=task.max_pixels, progress=progress, jobs=task.tile_jobs
         )
+
+
+def _subpixels(image: ImageLike) -> int:
+    return image.size if isinstance(image, np.ndarray) else image.width * image.height * len(image.getbands())
 
 
 def decompress_file(task: Task) -> Result:
@@ -225,8 +244,7 @@ def decompress_file(task: Task) -> Result:
     target = Path(task.target if task.target != "-" else "stdout.png")
     data, note = encode_output(image, target, read_header(raw).metadata)
     _write_target(task, data)
-    subpixels = image.width * image.height * len(image.getbands())
-    return Result(task, len(raw), len(data), len(raw), subpixels, time.perf_counter() - start, note)
+    return Result(task, len(raw), len(data), len(raw), _subpixels(image), time.perf_counter() - start, note)
 
 
 def check_file(task: Task) -> Result:
@@ -234,8 +252,7 @@ def check_file(task: Task) -> Result:
     pixels come back with the checksum that was stored."""
     start = time.perf_counter()
     raw, image = _decoded(task)
-    subpixels = image.width * image.height * len(image.getbands())
-    return Result(task, len(raw), len(raw), len(raw), subpixels, time.perf_counter() - start, "")
+    return Result(task, len(raw), len(raw), len(raw), _subpixels(image), time.perf_counter() - start, "")
 
 
 @contextlib.contextmanager

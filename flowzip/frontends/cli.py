@@ -363,7 +363,10 @@ def info_cmd(inputs: tuple[str, ...]) -> None:
             by_tool.setdefault(s.tool, []).append(s)
         for tool, group in by_tool.items():
             size, count = sum(s.size for s in group), len(group)
-            what = f"{count} tile{'s' * (count > 1)}" if tool != "plane" else f"{count} plane{'s' * (count > 1)}"
+            unit = {"plane": "plane", "deep": "section"}.get(tool, "tile")
+            what = f"{count} {unit}{'s' * (count > 1)}"
+            if tool == "deep":
+                what += f" ({'; '.join(s.path.removeprefix('deep: ') for s in group)})"
             bits = 8 * size / sum(s.subpixels for s in group)
             lines.append(f"  {tool:<10} {what}, {size} bytes, {bits:.3f} bits/subpixel")
         if h.colour_key is not None:

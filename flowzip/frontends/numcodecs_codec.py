@@ -8,10 +8,11 @@ Installed with the ``zarr`` extra (``pip install flowzip[zarr]``), it is registe
     z = zarr.create_array(store, shape=(100, 480, 640, 3), chunks=(1, 480, 640, 3), dtype="uint8",
                           compressors=FlowzipCodec(stacked=True), zarr_format=2)
 
-A chunk is a uint8 array: one image, (H, W) grey or (H, W, C) with C from 1 to 4 channels (grey, grey and
-alpha, RGB, RGBA), or with ``stacked`` a stack of them along a leading axis, each image coded as a .fzi file of
-its own (so small images get the pixel model, as ``flowzip compress`` gives them). Anything else is a
-``FlowzipError`` naming what is wrong; decoding gives back the same bytes in the same shape.
+A chunk is a uint8 or uint16 array (8 or 16 bits a sample): one image, (H, W) grey or (H, W, C) with C from 1
+to 4 channels (grey, grey and alpha, RGB, RGBA), or with ``stacked`` a stack of them along a leading axis, each
+image coded as a .fzi file of its own (so small images get the pixel model, as ``flowzip compress`` gives
+them). Anything else is a ``FlowzipError`` naming what is wrong; decoding gives back the same bytes in the same
+shape.
 
 A stack's encoding: its image count (4 bytes, little-endian), then for each image its .fzi file's length (4
 bytes, little-endian) and the file. A single image's encoding is its .fzi file.
@@ -33,7 +34,7 @@ _COUNT = struct.Struct("<I")  # a stack's image count, and each file's length
 
 
 class FlowzipCodec(Codec):
-    """Chunks of uint8 images to .fzi files and back. ``model``: a shipped model's name or a model file (None:
+    """Chunks of uint8 or uint16 images to .fzi files and back. ``model``: a shipped model's name or a model file (None:
     flowzip's default for each image's size); ``tile_size`` and ``effort`` as ``flowzip compress`` takes them;
     ``stacked``: the chunk's first axis is a stack of images."""
 
@@ -56,8 +57,8 @@ class FlowzipCodec(Codec):
     def encode(self, buf: object) -> bytes:
         """The chunk ``buf`` as a .fzi file, or as a stack of them."""
         chunk = np.asarray(ensure_ndarray_like(buf))
-        if chunk.dtype != np.uint8:
-            raise FlowzipError(f"flowzip codes uint8 chunks, not {chunk.dtype}")
+        if chunk.dtype not in (np.uint8, np.uint16):
+            raise FlowzipError(f"flowzip codes uint8 and uint16 chunks, not {chunk.dtype}")
         image_dims = chunk.ndim - self.stacked
         if image_dims not in (2, 3) or (image_dims == 3 and not 1 <= chunk.shape[-1] <= 4):
             layout = "(N, H, W) or (N, H, W, C)" if self.stacked else "(H, W) or (H, W, C)"

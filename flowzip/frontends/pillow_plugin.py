@@ -12,7 +12,8 @@ from typing import IO
 from PIL import Image, ImageFile
 
 from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress_image, read_header
-from flowzip.container import FILE_SUFFIX, MAGIC, READABLE_VERSIONS
+from flowzip.container import ARRAY_ONLY_MODES, FILE_SUFFIX, MAGIC, READABLE_VERSIONS
+from flowzip.errors import FlowzipError
 from flowzip.metadata import to_info
 
 FORMAT = "FLOWZIP"
@@ -34,6 +35,8 @@ class FlowzipImageFile(ImageFile.ImageFile):
     def _open(self) -> None:
         self._data = self.fp.read()
         header = read_header(self._data)  # validates the whole container, raises FlowzipError if broken
+        if header.mode in ARRAY_ONLY_MODES:
+            raise FlowzipError(f"a 16-bit {header.mode[:-3]} image has no PIL mode: read it with flowzip.decompress")
         self._size = (header.width, header.height)
         self._mode = header.mode
         self.info.update(to_info(header.metadata))  # as Pillow's readers do: the metadata before the pixels

@@ -30,7 +30,7 @@ NAME = "flowzip"
 
 @dataclass(frozen=True)
 class FlowzipZarrCodec(ArrayBytesCodec):
-    """Chunks of uint8 images to .fzi files and back, with ``FlowzipCodec``'s options."""
+    """Chunks of uint8 or uint16 images to .fzi files and back, with ``FlowzipCodec``'s options."""
 
     is_fixed_size = False
 

@@ -54,6 +54,30 @@ def _with_metadata(image: Image.Image) -> Image.Image:
     return Image.open(buf)
 
 
+def _deep_cases() -> dict[str, tuple[object, int]]:
+    rng = np.random.default_rng(9)
+    photo = make_image("photo", 37, 45, channels=4, seed=9).astype(np.uint16)
+    deep = np.clip(photo * 257 + rng.normal(0, 20, photo.shape), 0, 65535).astype(np.uint16)
+    grey = _with_transparency(Image.fromarray(deep[:, :, 0]), 4000)
+    rgba = np.dstack(
+        [(photo[:, :, :3] << 4 | rng.integers(0, 16, (37, 45, 3)).astype(np.uint16)) << 4, photo[:, :, 3:] * 257]
+    )
+    tint = rng.integers(-300, 300, (37, 45, 3))
+    near_grey = np.clip(deep[:, :, :1].astype(np.int64) + tint, 0, 65535).astype(np.uint16)
+    values = np.sort(rng.choice(65536, 600, replace=False)).astype(np.uint16)
+    return {
+        "deep-grey.fzi": (grey, 256),  # the deep coder, a colour key
+        "deep-grey-alpha.fzi": (deep[:, :, :2], 256),
+        "deep-rgb.fzi": (near_grey, 256),  # the deep coder, subtract green
+        "deep-rgba.fzi": (rgba, 256),  # 12 bits shifted by 4, and alpha x 257
+        "deep-narrow.fzi": (photo[:, :, 1] << 3, 256),  # 8 bits shifted by 3
+        "deep-stored.fzi": (rng.integers(0, 65536, (5, 6, 3)).astype(np.uint16), 256),
+        # the values that occur, and each sample's rank among them: over 256 (ranks coded at 9 bits) and 20 (at 8)
+        "deep-indexed.fzi": (values[photo[:, :, 0] + photo[:, :, 1]], 256),
+        "deep-indexed-few.fzi": (rng.choice(65536, 20, replace=False).astype(np.uint16)[photo[:, :, :3] // 13], 256),
+    }
+
+
 def main() -> None:
     HERE.mkdir(parents=True)  # fails if this version's corpus exists
     shutil.copy(HERE.parents[1] / "models" / "tiny.fzm", HERE / "compat.fzm")
@@ -90,6 +114,8 @@ def main() -> None:
     }
     # from format 8: metadata of every kind, a PNG's chunks among them, compressed in the metadata field
     cases["metadata.fzi"] = (_with_metadata(Image.fromarray(rgba[:, :, :3])), 64)
+    # from format 9: every 16-bit mode, and each form of a 16-bit section (flowzip.classical.deep)
+    cases.update(_deep_cases())
     manifest = {}
     for name, (image, tile) in cases.items():
         # the test model loses most tiles to the classical coder: but for the classical cases, code with the flow

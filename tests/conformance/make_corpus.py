@@ -84,6 +84,25 @@ def _every_metadata_kind() -> Metadata:
     )
 
 
+def _deep_cases() -> dict[str, tuple[object, dict]]:
+    """Every 16-bit mode, every form of a 16-bit section and both transforms of the deep coder."""
+    rng = np.random.default_rng(16)
+    photo = make_image("photo", 37, 45, channels=4, seed=16).astype(np.uint16)
+    deep = np.clip(photo * 257 + rng.normal(0, 20, photo.shape), 0, 65535).astype(np.uint16)
+    near_grey = np.clip(deep[:, :, :1].astype(np.int64) + rng.integers(-300, 300, (37, 45, 3)), 0, 65535)
+    twelve_bits = (photo[:, :, :3] << 4 | rng.integers(0, 16, (37, 45, 3)).astype(np.uint16)) << 4
+    values = np.sort(rng.choice(65536, 600, replace=False)).astype(np.uint16)
+    return {
+        "deep-grey-colour-key.fzi": (_with(Image.fromarray(deep[:, :, 0]), transparency=4000), {}),
+        "deep-grey-alpha.fzi": (deep[:, :, :2], {}),
+        "deep-rgb-subtract-green.fzi": (near_grey.astype(np.uint16), {}),
+        "deep-rgba-shifted-replicated.fzi": (np.dstack([twelve_bits, photo[:, :, 3:] * 257]), {}),
+        "deep-narrow.fzi": (photo[:, :, 1] << 3, {}),
+        "deep-stored.fzi": (rng.integers(0, 65536, (5, 6, 3)).astype(np.uint16), {}),
+        "deep-indexed.fzi": (values[photo[:, :, 0] + photo[:, :, 1]], {}),
+    }
+
+
 def cases() -> dict[str, tuple[object, dict]]:
     """name -> (image, compress options)."""
     photo = make_image("photo", 37, 45, channels=4, seed=3)
@@ -124,6 +143,7 @@ def cases() -> dict[str, tuple[object, dict]]:
         "rgb-icc.fzi": (_with(Image.fromarray(photo[:, :, :3]), icc_profile=b"conformance profile bytes"), {}),
         "grey-metadata.fzi": (Image.fromarray(photo[:, :, 0]), {"metadata": _every_metadata_kind()}),
     }
+    out.update(_deep_cases())
     for model in shipped_model_names():
         out[f"model-{model}.fzi"] = (make_image("sample", 29, 41, seed=7), {"model": model, "tools": ("flow",)})
     for kind, seed in (("repeated-rows", 0), ("ramp", 0), ("ramp", 1), ("steps", 0), ("texture-ramp", 0)):
