@@ -1,20 +1,23 @@
 """16-bit colour files, which Pillow reads cut to 8 bits and cannot write: their samples as uint16 arrays.
 
 Pillow keeps 16-bit grey whole (modes I;16 and I), but hands over 16-bit RGB, RGBA and grey+alpha PNG and TIFF,
-and 16-bit PPM, as 8-bit images (``benchmarks/readers_16bit.py`` measures it file by file). Binary PGM and PPM are
-read here; PNG and TIFF through imagecodecs (the optional extra ``flowzip[16bit]``), which reads them whole. PNG
-is written here: the one format every viewer reads at 16 bits with all of flowzip's metadata.
+and 16-bit PPM, as 8-bit images (``benchmarks/readers_16bit.py`` measures it file by file). Binary PGM and PPM,
+and PNG that is not interlaced, are read here; TIFF and interlaced PNG through imagecodecs (the optional extra
+``flowzip[16bit]``), which reads them whole. PNG is written here: the one format every viewer reads at 16 bits
+with all of flowzip's metadata.
 """
 
 from __future__ import annotations
 
 import re
+import struct
 import zlib
 
 import numpy as np
 
 from flowzip.errors import FlowzipError
-from flowzip.metadata import EXIF, ICC, Metadata, insert_png_chunks, png_chunk, save_options
+from flowzip.jit import njit
+from flowzip.metadata import EXIF, ICC, Metadata, insert_png_chunks, png_chunk, read_png_chunks, save_options
 
 _PNM_HEADER = re.compile(rb"(P[56])(?:\s|#[^\n]*\n)+(\d+)(?:\s|#[^\n]*\n)+(\d+)(?:\s|#[^\n]*\n)+(\d+)\s")
 _PNG_COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type (grey, grey+alpha, RGB, RGBA)
@@ -25,13 +28,16 @@ def read_deep(raw: bytes, fmt: str | None, name: str) -> np.ndarray:
     """The uint16 samples (H, W, C) of a 16-bit file that Pillow opened as ``fmt`` ("PNG", "TIFF", "PPM")."""
     if fmt == "PPM":
         return _read_pnm(raw, name)
+    if fmt == "PNG" and raw[28:29] == b"\0":  # IHDR's interlace method: none
+        return _read_png(raw, name)
     if fmt not in ("PNG", "TIFF"):
         raise FlowzipError(f"{name}: 16-bit {fmt} files are not supported (16-bit PNG, TIFF, PGM and PPM are)")
     try:
         import imagecodecs
     except ImportError:
         raise FlowzipError(
-            f"{name}: reading 16-bit colour {fmt} files needs imagecodecs: pip install 'flowzip[16bit]'"
+            f"{name}: reading 16-bit colour {'interlaced PNG' if fmt == 'PNG' else fmt} files needs imagecodecs: "
+            "pip install 'flowzip[16bit]'"
         ) from None
     try:
         samples = imagecodecs.imread(raw)
@@ -56,6 +62,55 @@ def _read_pnm(raw: bytes, name: str) -> np.ndarray:
     if samples.max(initial=0) > top:
         raise FlowzipError(f"{name}: samples above the file's maximum value {top}")
     return samples.reshape(height, width, channels)
+
+
+def _read_png(raw: bytes, name: str) -> np.ndarray:
+    """The samples of a 16-bit PNG that is not interlaced (its IDAT chunks inflated and unfiltered)."""
+    chunks = read_png_chunks(raw)
+    if not chunks or chunks[0][0] != b"IHDR" or len(chunks[0][1]) != 13:
+        raise FlowzipError(f"{name}: not a readable PNG file")
+    width, height, depth, colour_type = struct.unpack(">IIBB", chunks[0][1][:10])
+    channels = {v: k for k, v in _PNG_COLOUR_TYPES.items()}.get(colour_type)
+    if depth != 16 or channels is None:
+        raise FlowzipError(f"{name}: not a 16-bit grey or colour PNG (depth {depth}, colour type {colour_type})")
+    stride = 2 * channels * width
+    inflater = zlib.decompressobj()
+    try:
+        rows = inflater.decompress(b"".join(data for cid, data in chunks if cid == b"IDAT"), height * (stride + 1))
+    except zlib.error as e:
+        raise FlowzipError(f"{name}: damaged PNG data ({e})") from None
+    if len(rows) != height * (stride + 1):
+        raise FlowzipError(f"{name}: PNG data cut short")
+    lines = np.frombuffer(rows, dtype=np.uint8).reshape(height, stride + 1)
+    if lines[:, 0].max(initial=0) > 4:
+        raise FlowzipError(f"{name}: damaged PNG data (filter type {lines[:, 0].max()})")
+    out = np.empty((height, stride), dtype=np.uint8)
+    _unfilter(np.ascontiguousarray(lines), out, 2 * channels)
+    return out.view(">u2").reshape(height, width, channels).astype(np.uint16)
+
+
+@njit(nogil=True)
+def _unfilter(lines: np.ndarray, out: np.ndarray, bpp: int) -> None:
+    """PNG's five row filters undone: ``lines`` (H, 1 + stride), each row's filter type first, into ``out``."""
+    height, stride = out.shape
+    for i in range(height):
+        kind = lines[i, 0]
+        for x in range(stride):
+            left = np.int32(out[i, x - bpp]) if x >= bpp else np.int32(0)
+            up = np.int32(out[i - 1, x]) if i > 0 else np.int32(0)
+            corner = np.int32(out[i - 1, x - bpp]) if i > 0 and x >= bpp else np.int32(0)
+            if kind == 0:
+                p = 0
+            elif kind == 1:
+                p = left
+            elif kind == 2:
+                p = up
+            elif kind == 3:
+                p = (left + up) >> 1
+            else:
+                pa, pb, pc = abs(up - corner), abs(left - corner), abs(left + up - 2 * corner)
+                p = left if pa <= pb and pa <= pc else (up if pb <= pc else corner)
+            out[i, x] = (np.int32(lines[i, 1 + x]) + p) & 255
 
 
 def write_png(samples: np.ndarray, metadata: Metadata) -> tuple[bytes, list[str]]:

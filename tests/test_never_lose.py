@@ -242,14 +242,18 @@ def test_a_16_bit_animation_is_refused(tmp_path: Path) -> None:
     assert r.returncode == 1 and "an animation of 2 frames" in r.stderr and not (tmp_path / "a.fzi").exists()
 
 
-def test_16_bit_colour_without_imagecodecs_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pillow cuts 16-bit colour PNG to 8 bits; without imagecodecs to read it whole, it is refused, not cut."""
+def test_16_bit_colour_without_imagecodecs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pillow cuts 16-bit colour to 8 bits: without imagecodecs a PNG is read whole all the same, and a TIFF is
+    refused, not cut."""
     from flowzip.deep_files import read_deep
 
-    _png16(tmp_path / "rgb16.png", np.zeros((5, 7, 3), dtype=np.uint16), 2)
+    samples = np.random.default_rng(1).integers(0, 65536, (5, 7, 4))
+    _png16(tmp_path / "rgb16.png", samples[:, :, :3], 2)
+    _tiff16(tmp_path / "rgb16.tif", samples[:, :, :3])
     monkeypatch.setitem(sys.modules, "imagecodecs", None)
-    with pytest.raises(FlowzipError, match=r"rgb16.png: reading 16-bit colour PNG files needs imagecodecs"):
-        read_deep((tmp_path / "rgb16.png").read_bytes(), "PNG", "rgb16.png")
+    assert np.array_equal(read_deep((tmp_path / "rgb16.png").read_bytes(), "PNG", "rgb16.png"), samples[:, :, :3])
+    with pytest.raises(FlowzipError, match=r"rgb16.tif: reading 16-bit colour TIFF files needs imagecodecs"):
+        read_deep((tmp_path / "rgb16.tif").read_bytes(), "TIFF", "rgb16.tif")
 
 
 def test_packed_16_bit_pixels_are_8_bit_samples(tmp_path: Path) -> None:
@@ -291,3 +295,15 @@ def test_existing_outputs_fail_before_any_coding(tmp_path: Path) -> None:
         == "flowzip: a.png: a.fzi already exists (use -f to overwrite, or -o or --out-dir to write elsewhere)"
     )
     assert (tmp_path / "a.fzi").read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_the_own_16_bit_png_reader_undoes_every_filter(channels: int) -> None:
+    """flowzip reads 16-bit PNG without imagecodecs: its samples equal imagecodecs' under each row filter."""
+    from flowzip.deep_files import read_deep
+
+    rng = np.random.default_rng(channels)
+    samples = np.cumsum(rng.integers(0, 300, (11, 13, channels)), axis=1).astype(np.uint16)
+    for kind in imagecodecs.PNG.FILTER:
+        png = imagecodecs.png_encode(samples[:, :, 0] if channels == 1 else samples, filter=kind)
+        assert np.array_equal(read_deep(png, "PNG", "x.png"), samples), kind

@@ -30,7 +30,6 @@ from tqdm import tqdm
 
 from flowzip.codec import DEFAULT_TILE_SIZE, compress, decompress, decompress_image, read_header
 from flowzip.container import ARRAY_ONLY_MODES, DEFAULT_MAX_PIXELS, MAGIC
-from flowzip.deep_files import write_png
 from flowzip.errors import FlowzipError, FlowzipWarning, file_errors, naming
 from flowzip.images import ImageLike, open_samples
 from flowzip.metadata import NO_METADATA, Metadata, insert_png_chunks, of_image, save_options
@@ -101,6 +100,8 @@ def encode_output(image: ImageLike, path: Path, metadata: Metadata = NO_METADATA
     if isinstance(image, np.ndarray):
         if fmt != "PNG":
             raise FlowzipError(f"{path}: {fmt} output of 16-bit colour is not supported; write .png")
+        from flowzip.deep_files import write_png  # with its PNG reader, which loads numba
+
         data, unkept = write_png(image, metadata)
         return data, f"PNG cannot hold its {', '.join(unkept)}: not written" if unkept else ""
     if image.mode == "I;16" and fmt not in ("PNG", "TIFF"):
