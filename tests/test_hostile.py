@@ -35,7 +35,9 @@ FUZZ_DECODE = settings(FUZZ, max_examples=int(150 * SCALE))
 
 def _valid_files(model: Model) -> list[tuple[bytes, object]]:
     rgba = make_image("photo", 19, 37, channels=4, seed=9)
+    deep = rgba.astype(np.uint16) << 8 | make_image("noise", 19, 37, channels=4)  # 16-bit: the deep coder
     images: list[object] = [rgba, rgba[:, :, :3], rgba[:, :, 0], Image.fromarray(rgba[:, :, :3]).quantize(9)]
+    images += [deep[:, :, :3], deep[:, :, :2], np.array([3, 900, 60000], np.uint16)[rgba[:, :, 0] % 3]]  # and ranks
     return [(flowzip.compress(im, model=model, tile_size=32), im) for im in images]
 
 
