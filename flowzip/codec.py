@@ -17,6 +17,7 @@ import dataclasses
 import math
 import os
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,9 +34,9 @@ from flowzip.container import (
     MIN_TILE_LOG2,
     MODES,
     Header,
-    ModeLayout,
     Palette,
     covering_tile_log2,
+    deep_sections,
     pixel_checksum,
     read_container,
     tile_grid,
@@ -171,12 +172,6 @@ def _to_image(p: _Pixels) -> Image.Image:
     return img
 
 
-def _deep_groups(layout: ModeLayout) -> list[tuple[int, slice]]:
-    """(channels, their slice of the pixels) of each section of a 16-bit mode; none for 8-bit ones."""
-    starts = np.cumsum((0, *layout.deep_sections))
-    return [(n, slice(start, start + n)) for n, start in zip(layout.deep_sections, starts, strict=False)]
-
-
 def _palette_colours(palette: Palette) -> np.ndarray:
     """The RGB colours of a palette's entries (N, 3), in index order."""
     step = len(palette.mode)
@@ -213,15 +208,16 @@ def compress(
 ) -> bytes:
     """Compress an image losslessly; return the bytes of a .fzi file.
 
-    ``image`` is a uint8 numpy array (H, W), (H, W, C) with C in 1..4, or a PIL image in mode RGB, RGBA, L,
-    LA, P or 1. ``model`` is a shipped model's name or a model file's path (None: ``zoo.default_model`` of the
-    image's size); ``tile_size`` a power of two from 32 to 4096 (the file keeps one tile for the whole image
-    instead where the classical coder codes it shorter so, tried as ``flowzip.tiles.encode_tiles`` says);
-    ``progress(done, total)`` is called after each RGB tile; ``jobs`` tiles are coded at once (None: one per
-    core). The bytes do not depend on ``jobs``. ``tools`` are what each RGB tile may be coded with, the
-    shortest winning: "flow", "classical" (and always "raw"), on an image of any size; name one to measure it
-    alone (None: those of ``settings``, an ``EncoderSettings`` with the searches' other limits, which tries the
-    flow only on images of at most ``flow_max_pixels``).
+    ``image`` is a uint8 or uint16 numpy array (H, W), (H, W, C) with C in 1..4, or a PIL image in mode RGB,
+    RGBA, L, LA, P, 1 or 16-bit grey (I;16, I;16B, or I with samples in 0..65535). ``model`` is a shipped
+    model's name or a model file's path (None: ``zoo.default_model`` of the image's size); ``tile_size`` a power
+    of two from 32 to 4096 (the file keeps one tile for the whole image instead where the classical coder codes
+    it shorter so, tried as ``flowzip.tiles.encode_tiles`` says); ``progress(done, total)`` is called after each
+    RGB tile; ``jobs`` tiles (or strips of a 16-bit image) are coded at once (None: one per core). The bytes do
+    not depend on ``jobs``. ``tools`` are what each RGB tile may be coded with, the shortest winning: "flow",
+    "classical" (and always "raw"), on an image of any size; name one to measure it alone (None: those of
+    ``settings``, an ``EncoderSettings`` with the searches' other limits, which tries the flow only on images of
+    at most ``flow_max_pixels``).
 
     The file keeps ``metadata``, or (None) a PIL image's own as Pillow read it (``flowzip.metadata.of_image``;
     pass ``of_image(image, file_bytes)`` to keep a PNG file's every chunk); ``strip`` keeps only the ICC profile.
@@ -265,10 +261,12 @@ def compress(
         from flowzip.classical import encode_plane
 
         sections += [encode_plane(p.pixels[:, :, c]) for c in range(layout.rgb_planes, layout.planes)]
-    for _, group in _deep_groups(layout):
+    if layout.deep_groups:
         from flowzip.classical import encode_deep
 
-        sections.append(encode_deep(p.pixels[:, :, group]))
+        parts = [p.pixels[rows, :, group] for rows, group in deep_sections(p.mode, height, width)]
+        with ThreadPoolExecutor(max_workers=max(1, min(cores, len(parts)))) as pool:
+            sections += list(pool.map(encode_deep, parts))
     header = Header(
         width,
         height,
@@ -329,10 +327,19 @@ def _decode(
 
         for c, section in zip(range(layout.rgb_planes, layout.planes), sections[len(tiles) :], strict=True):
             pixels[:, :, c] = decode_plane(section, header.height, header.width)
-    for (channels, group), section in zip(_deep_groups(layout), sections, strict=False):
+    if layout.deep_groups:
         from flowzip.classical import decode_deep
 
-        pixels[:, :, group] = decode_deep(section, header.height, header.width, channels)
+        def decode(part: tuple[tuple[slice, slice], bytes]) -> None:
+            (rows, group), section = part
+            pixels[rows, :, group] = decode_deep(
+                section, rows.stop - rows.start, header.width, group.stop - group.start
+            )
+
+        cores = available_cores() if jobs is None else jobs
+        parts = list(zip(header.deep_sections(), sections, strict=True))
+        with ThreadPoolExecutor(max_workers=max(1, min(cores, len(parts)))) as pool:
+            list(pool.map(decode, parts))
     if pixel_checksum(pixels) != header.checksum:
         raise FlowzipError(
             "checksum mismatch: the decoded pixels are not the original ones (corrupt file, or "
@@ -352,7 +359,7 @@ def decompress(
 
     Returns the same kind that was compressed: a PIL image (same mode, palette and transparency; its ``info``
     has the metadata as ``flowzip.metadata.to_info`` names them, and ``read_header(data).metadata`` all of it)
-    or a numpy array of the same shape. ``model`` overrides the search for the file's model among
+    or a numpy array of the same shape and dtype. ``model`` overrides the search for the file's model among
     the shipped ones (a name or a path); it must be the model the file was written with. Images of more than
     ``max_pixels`` pixels (default 2**28) are refused before anything is allocated; None lifts the limit.
     ``progress(done, total)`` is called after each RGB tile; ``jobs`` tiles are decoded at once (None: one
@@ -373,7 +380,8 @@ def decompress_image(
     progress: Progress | None = None,
     jobs: int | None = None,
 ) -> Image.Image:
-    """Like ``decompress``, but always a PIL image, also for files compressed from numpy arrays."""
+    """Like ``decompress``, but always a PIL image, also for files compressed from numpy arrays; a
+    ``FlowzipError`` for 16-bit colour (LA;16, RGB;16, RGBA;16), which PIL has no mode for."""
     return _to_image(_decode(data, model, max_pixels, progress, jobs))
 
 
@@ -420,11 +428,12 @@ def coded_sections(data: bytes) -> list[CodedSection]:
         )
     plane = header.width * header.height
     rest = sections[len(header.rgb_tiles()) :]
-    deep = MODES[header.mode].deep_sections
-    if deep:
-        return out + [
-            CodedSection(f"deep: {describe_deep(s, c)}", len(s), c * plane) for s, c in zip(rest, deep, strict=True)
-        ]
+    if MODES[header.mode].deep_groups:
+        for s, (rows, group) in zip(rest, header.deep_sections(), strict=True):
+            channels = group.stop - group.start
+            subpixels = (rows.stop - rows.start) * header.width * channels
+            out.append(CodedSection(f"deep: {describe_deep(s, channels)}", len(s), subpixels))
+        return out
     return out + [CodedSection(f"plane: {describe_predicted(s)}", len(s), plane) for s in rest]
 
 

@@ -53,15 +53,15 @@ class ModeLayout(NamedTuple):
     code: int  # part of the format
     rgb_planes: int  # coded in RGB tiles (flowzip.tiles)
     extra_planes: int  # coded each as one plane (flowzip.classical.plane)
-    deep_sections: tuple[int, ...] = ()  # format 9, 16-bit samples: the channels of each section (classical.deep)
+    deep_groups: tuple[int, ...] = ()  # format 9, 16-bit samples: the channels coded together (classical.deep)
 
     @property
     def planes(self) -> int:
-        return self.rgb_planes + self.extra_planes + sum(self.deep_sections)
+        return self.rgb_planes + self.extra_planes + sum(self.deep_groups)
 
     @property
     def sample_bits(self) -> int:
-        return 16 if self.deep_sections else 8
+        return 16 if self.deep_groups else 8
 
 
 MODES = {
@@ -78,7 +78,10 @@ MODES = {
     "RGBA;16": ModeLayout(9, 0, 0, (3, 1)),
 }
 ARRAY_ONLY_MODES = ("LA;16", "RGB;16", "RGBA;16")  # no PIL image has them: they decode to uint16 arrays only
-_MODE_BYTE_FOLLOWS = 6  # format 9: a flags byte's mode code 6 says the mode's code less 6 is the next byte
+_MODE_BYTE_FOLLOWS = 6
+# format 9: a 16-bit image is coded in strips of whole rows, one for each started this many pixels, each section
+# one strip of one channel group, coded on its own (in parallel, as tiles are)
+DEEP_STRIP_PIXELS = 1 << 20  # format 9: a flags byte's mode code 6 says the mode's code less 6 is the next byte
 _MODE_BY_CODE = {layout.code: mode for mode, layout in MODES.items()}
 # how decompress hands the pixels back: as a PIL image, or a numpy array (H, W, C) or (H, W)
 KINDS = ("image", "array", "array2d")
@@ -140,11 +143,35 @@ class Header:
         """Counted, not listed: a forged header may claim millions of tiles (checked against the file size)."""
         rows, cols = self.tile_counts
         layout = MODES[self.mode]
-        return (rows * cols if layout.rgb_planes else 0) + layout.extra_planes + len(layout.deep_sections)
+        strips = -(-self.height // deep_strip_rows(self.height, self.width)) if layout.deep_groups else 0
+        return (rows * cols if layout.rgb_planes else 0) + layout.extra_planes + len(layout.deep_groups) * strips
+
+    def deep_sections(self) -> list[tuple[slice, slice]]:
+        """The (rows, channels) of every 16-bit section, in section order: each strip of the first channel group,
+        then of the next; none for 8-bit modes."""
+        return deep_sections(self.mode, self.height, self.width)
 
     def rgb_tiles(self) -> list[tuple[slice, slice]]:
         """The (rows, columns) of every RGB tile, in section order; none for modes without RGB."""
         return tile_grid(self.height, self.width, self.tile_size) if MODES[self.mode].rgb_planes else []
+
+
+def deep_strip_rows(height: int, width: int) -> int:
+    """The rows of each strip of a 16-bit image (the last may have fewer): the image cut into as many strips of
+    equal height as it has started ``DEEP_STRIP_PIXELS``."""
+    strips = -(-height * width // DEEP_STRIP_PIXELS)
+    return -(-height // strips)
+
+
+def deep_sections(mode: str, height: int, width: int) -> list[tuple[slice, slice]]:
+    """``Header.deep_sections`` of an image of ``mode`` and size."""
+    rows = deep_strip_rows(height, width)
+    strips = [slice(i, min(i + rows, height)) for i in range(0, height, rows)]
+    groups, start = [], 0
+    for channels in MODES[mode].deep_groups:
+        groups.append(slice(start, start + channels))
+        start += channels
+    return [(strip, group) for group in groups for strip in strips]
 
 
 def covering_tile_log2(width: int, height: int) -> int:

@@ -63,11 +63,12 @@ def test_corpus_exercises_the_centred_transform() -> None:
 def test_corpus_exercises_every_16_bit_form() -> None:
     """From format 9 every 16-bit mode and every form of a 16-bit section (and both deep transforms) is in the
     corpus."""
-    modes, forms, transforms = set(), set(), set()
+    modes, forms, transforms, strips = set(), set(), set(), set()
     for path in sorted((CORPUS / "v9").glob("*.fzi")):
         header, sections = read_container(path.read_bytes())
-        deep = MODES[header.mode].deep_sections
+        deep = MODES[header.mode].deep_groups
         modes |= {header.mode} if deep else set()
+        strips |= {len(sections) // len(deep)} if deep else set()
         for section, channels in zip(sections, deep, strict=False):
             forms.add(DEEP_FORMS[section[0]])
             if DEEP_FORMS[section[0]] == "indexed":  # and the form of the ranks
@@ -75,5 +76,6 @@ def test_corpus_exercises_every_16_bit_form() -> None:
                 forms.add(DEEP_FORMS[section[0]])
             if DEEP_FORMS[section[0]] == "deep" and channels == 3:
                 transforms.add(DEEP_TRANSFORMS[section[3]])
-    assert modes == {mode for mode, layout in MODES.items() if layout.deep_sections}
+    assert modes == {mode for mode, layout in MODES.items() if layout.deep_groups}
     assert forms == set(DEEP_FORMS) and transforms == set(DEEP_TRANSFORMS)
+    assert max(strips) > 1, "an image of several strips"

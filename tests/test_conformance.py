@@ -65,7 +65,7 @@ def test_every_16_bit_form_is_covered() -> None:
     forms, transforms = set(), set()
     for name in MANIFEST:
         header, sections = read_container((FOLDER / name).read_bytes())
-        for section, channels in zip(sections, MODES[header.mode].deep_sections, strict=False):
+        for section, channels in zip(sections, MODES[header.mode].deep_groups, strict=False):
             forms.add(DEEP_FORMS[section[0]])
             if DEEP_FORMS[section[0]] == "indexed":
                 section = section[5 + int.from_bytes(section[3:5], "little") :]

@@ -10,6 +10,7 @@ from PIL import Image
 import flowzip
 from flowzip.classical.deep import decode_deep, encode_deep
 from flowzip.classical.methods import DEEP_FORMS
+from flowzip.container import MAX_TILE_LOG2, Header, deep_sections
 from flowzip.errors import FlowzipError
 
 from conftest import make_image
@@ -90,6 +91,24 @@ def test_pil_16_bit_grey_comes_back_as_i16(mode: str) -> None:
     back = flowzip.decompress(flowzip.compress(image))
     assert back.mode == "I;16" and np.array_equal(np.asarray(back), samples)
     assert back.info["transparency"] == 40000
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "rows"),
+    [(1, 1, [1]), (1000, 1100, [500, 500]), (3, 1 << 20, [1, 1, 1]), (2048, 512, [2048]), (2049, 512, [1025, 1024])],
+)
+def test_strips_are_even_and_about_a_megapixel(height: int, width: int, rows: list[int]) -> None:
+    sections = deep_sections("LA;16", height, width)
+    assert [r.stop - r.start for r, _ in sections] == rows * 2 and {c.stop - c.start for _, c in sections} == {1}
+    assert Header(width, height, "LA;16", "array", MAX_TILE_LOG2, 0).section_count == 2 * len(rows)
+
+
+def test_strips_code_alike_on_any_number_of_cores() -> None:
+    samples = np.clip(_RNG.normal(30000, 3000, (1100, 1000)), 0, 65535).astype(np.uint16)[:, :, None]
+    samples[:, :, 0] += np.arange(1000, dtype=np.uint16)
+    data = flowzip.compress(samples, jobs=1)
+    assert flowzip.compress(samples, jobs=2) == data and len(flowzip.read_header(data).deep_sections()) == 2
+    assert np.array_equal(flowzip.decompress(data, jobs=2), samples)
 
 
 def test_numpy_byte_order_does_not_matter() -> None:

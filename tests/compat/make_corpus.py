@@ -54,6 +54,12 @@ def _with_metadata(image: Image.Image) -> Image.Image:
     return Image.open(buf)
 
 
+def _ramp_of_two_strips() -> np.ndarray:
+    """A 16-bit ramp of 1,100,000 pixels (two strips; ``container.DEEP_STRIP_PIXELS``) that codes to a few bytes."""
+    i, j = np.mgrid[0:1000, 0:1100]
+    return ((7 * j + 3 * i) * 3).astype(np.uint16)
+
+
 def _deep_cases() -> dict[str, tuple[object, int]]:
     rng = np.random.default_rng(9)
     photo = make_image("photo", 37, 45, channels=4, seed=9).astype(np.uint16)
@@ -74,6 +80,7 @@ def _deep_cases() -> dict[str, tuple[object, int]]:
         "deep-stored.fzi": (rng.integers(0, 65536, (5, 6, 3)).astype(np.uint16), 256),
         # the values that occur, and each sample's rank among them: over 256 (ranks coded at 9 bits) and 20 (at 8)
         "deep-indexed.fzi": (values[photo[:, :, 0] + photo[:, :, 1]], 256),
+        "deep-strips.fzi": (_ramp_of_two_strips(), 256),  # over 2^20 pixels: two strips
         "deep-indexed-few.fzi": (rng.choice(65536, 20, replace=False).astype(np.uint16)[photo[:, :, :3] // 13], 256),
     }
 

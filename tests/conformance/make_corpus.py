@@ -92,6 +92,7 @@ def _deep_cases() -> dict[str, tuple[object, dict]]:
     near_grey = np.clip(deep[:, :, :1].astype(np.int64) + rng.integers(-300, 300, (37, 45, 3)), 0, 65535)
     twelve_bits = (photo[:, :, :3] << 4 | rng.integers(0, 16, (37, 45, 3)).astype(np.uint16)) << 4
     values = np.sort(rng.choice(65536, 600, replace=False)).astype(np.uint16)
+    i, j = np.mgrid[0:1000, 0:1100]
     return {
         "deep-grey-colour-key.fzi": (_with(Image.fromarray(deep[:, :, 0]), transparency=4000), {}),
         "deep-grey-alpha.fzi": (deep[:, :, :2], {}),
@@ -100,6 +101,7 @@ def _deep_cases() -> dict[str, tuple[object, dict]]:
         "deep-narrow.fzi": (photo[:, :, 1] << 3, {}),
         "deep-stored.fzi": (rng.integers(0, 65536, (5, 6, 3)).astype(np.uint16), {}),
         "deep-indexed.fzi": (values[photo[:, :, 0] + photo[:, :, 1]], {}),
+        "deep-strips.fzi": (((7 * j + 3 * i) * 3).astype(np.uint16), {}),  # 1,100,000 pixels: two strips
     }
 
 
