@@ -16,10 +16,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Collection
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from flowzip.tiles import Progress
 
 DEFAULT_TILE_SIZE = 256
+_Part = TypeVar("_Part")
+_Out = TypeVar("_Out")
 # numpy input: dtype -> channels -> mode
 _ARRAY_MODES = {
     np.dtype(np.uint8): {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"},
@@ -213,11 +215,11 @@ def compress(
     model's name or a model file's path (None: ``zoo.default_model`` of the image's size); ``tile_size`` a power
     of two from 32 to 4096 (the file keeps one tile for the whole image instead where the classical coder codes
     it shorter so, tried as ``flowzip.tiles.encode_tiles`` says); ``progress(done, total)`` is called after each
-    RGB tile; ``jobs`` tiles (or strips of a 16-bit image) are coded at once (None: one per core). The bytes do
-    not depend on ``jobs``. ``tools`` are what each RGB tile may be coded with, the shortest winning: "flow",
-    "classical" (and always "raw"), on an image of any size; name one to measure it alone (None: those of
-    ``settings``, an ``EncoderSettings`` with the searches' other limits, which tries the flow only on images of
-    at most ``flow_max_pixels``).
+    RGB tile (or strip of a 16-bit image); ``jobs`` tiles (or strips) are coded at once (None: one per core).
+    The bytes do not depend on ``jobs``. ``tools`` are what each RGB tile may be coded with, the shortest
+    winning: "flow", "classical" (and always "raw"), on an image of any size; name one to measure it alone (None:
+    those of ``settings``, an ``EncoderSettings`` with the searches' other limits, which tries the flow only on
+    images of at most ``flow_max_pixels``).
 
     The file keeps ``metadata``, or (None) a PIL image's own as Pillow read it (``flowzip.metadata.of_image``;
     pass ``of_image(image, file_bytes)`` to keep a PNG file's every chunk); ``strip`` keeps only the ICC profile.
@@ -265,8 +267,7 @@ def compress(
         from flowzip.classical import encode_deep
 
         parts = [p.pixels[rows, :, group] for rows, group in deep_sections(p.mode, height, width)]
-        with ThreadPoolExecutor(max_workers=max(1, min(cores, len(parts)))) as pool:
-            sections += list(pool.map(encode_deep, parts))
+        sections += _map_strips(encode_deep, parts, cores, progress)
     header = Header(
         width,
         height,
@@ -282,6 +283,17 @@ def compress(
     data = write_container(header, sections)
     _check_written(data, p if verify else None, chosen, cores)
     return data
+
+
+def _map_strips(work: Callable[[_Part], _Out], parts: list[_Part], jobs: int, progress: Progress | None) -> list[_Out]:
+    """``work`` on each strip of a 16-bit image, ``jobs`` at once (the deep coder releases the GIL), in order;
+    ``progress(done, total)`` after each."""
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(parts)))) as pool:
+        futures = [pool.submit(work, part) for part in parts]
+        for done, _ in enumerate(as_completed(futures), 1):
+            if progress:
+                progress(done, len(futures))
+        return [future.result() for future in futures]
 
 
 def _matching(model: Model, stored_id: bytes) -> Model:
@@ -337,9 +349,7 @@ def _decode(
             )
 
         cores = available_cores() if jobs is None else jobs
-        parts = list(zip(header.deep_sections(), sections, strict=True))
-        with ThreadPoolExecutor(max_workers=max(1, min(cores, len(parts)))) as pool:
-            list(pool.map(decode, parts))
+        _map_strips(decode, list(zip(header.deep_sections(), sections, strict=True)), cores, progress)
     if pixel_checksum(pixels) != header.checksum:
         raise FlowzipError(
             "checksum mismatch: the decoded pixels are not the original ones (corrupt file, or "
@@ -362,8 +372,8 @@ def decompress(
     or a numpy array of the same shape and dtype. ``model`` overrides the search for the file's model among
     the shipped ones (a name or a path); it must be the model the file was written with. Images of more than
     ``max_pixels`` pixels (default 2**28) are refused before anything is allocated; None lifts the limit.
-    ``progress(done, total)`` is called after each RGB tile; ``jobs`` tiles are decoded at once (None: one
-    per core).
+    ``progress(done, total)`` is called after each RGB tile (or 16-bit strip); ``jobs`` tiles (or strips) are
+    decoded at once (None: one per core).
     """
     p = _decode(data, model, max_pixels, progress, jobs)
     if p.kind == "array":

@@ -106,9 +106,11 @@ def test_strips_are_even_and_about_a_megapixel(height: int, width: int, rows: li
 def test_strips_code_alike_on_any_number_of_cores() -> None:
     samples = np.clip(_RNG.normal(30000, 3000, (1100, 1000)), 0, 65535).astype(np.uint16)[:, :, None]
     samples[:, :, 0] += np.arange(1000, dtype=np.uint16)
-    data = flowzip.compress(samples, jobs=1)
+    calls: list[tuple[int, int]] = []
+    data = flowzip.compress(samples, jobs=1, progress=lambda *call: calls.append(call))
     assert flowzip.compress(samples, jobs=2) == data and len(flowzip.read_header(data).deep_sections()) == 2
-    assert np.array_equal(flowzip.decompress(data, jobs=2), samples)
+    assert np.array_equal(flowzip.decompress(data, jobs=2, progress=lambda *call: calls.append(call)), samples)
+    assert calls == [(1, 2), (2, 2)] * 2, "progress after each strip, both ways"
 
 
 def test_numpy_byte_order_does_not_matter() -> None:
