@@ -34,7 +34,7 @@ from flowzip.images import IMAGE_SUFFIXES, find_files, open_samples
 
 
 def _flowzip(samples: np.ndarray) -> tuple[bytes, Callable[[bytes], np.ndarray]]:
-    return flowzip.compress(samples), lambda data: flowzip.decompress(data)
+    return flowzip.compress(samples, jobs=1), lambda data: flowzip.decompress(data, jobs=1)
 
 
 CODECS: dict[str, Callable[[np.ndarray], tuple[bytes, Callable[[bytes], np.ndarray]]]] = {
