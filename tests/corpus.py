@@ -14,6 +14,8 @@ import numpy as np
 from PIL import Image
 
 import flowzip
+from flowzip.classical.methods import DEEP_FORMS, DEEP_TRANSFORMS, indexed_ranks
+from flowzip.container import MODES, read_container
 from flowzip.metadata import NO_METADATA, Metadata
 
 TESTS = Path(__file__).resolve().parent
@@ -67,3 +69,24 @@ def mismatches(out: Image.Image | np.ndarray, spec: dict, metadata: Metadata = N
     recorded no transparency, formats before 8 no metadata)."""
     got = entry(out, metadata)
     return [k for k in _ENTRY_FIELDS if k in spec and got.get(k) != spec[k]]
+
+
+def deep_coverage(paths: list[Path]) -> tuple[set[str], set[str], set[str], set[int]]:
+    """What the 16-bit files among ``paths`` cover: their modes, their sections' forms (an "indexed" section's
+    ranks too), the deep coder's transforms of three channels, and their numbers of strips."""
+    modes, forms, transforms, strips = set(), set(), set(), set()
+    for path in paths:
+        header, sections = read_container(path.read_bytes())
+        parts = header.deep_sections()
+        if not parts:
+            continue
+        modes.add(header.mode)
+        strips.add(len(parts) // len(MODES[header.mode].deep_groups))
+        for section, (_, group) in zip(sections, parts, strict=True):
+            forms.add(DEEP_FORMS[section[0]])
+            if DEEP_FORMS[section[0]] == "indexed":
+                section = indexed_ranks(section)
+                forms.add(DEEP_FORMS[section[0]])
+            if DEEP_FORMS[section[0]] == "deep" and group.stop - group.start == 3:
+                transforms.add(DEEP_TRANSFORMS[section[3]])
+    return modes, forms, transforms, strips

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from corpus import CORPORA, TESTS, decode, manifest, mismatches, stored_metadata
+from corpus import CORPORA, TESTS, decode, deep_coverage, manifest, mismatches, stored_metadata
 
 from flowzip.classical.methods import CONTEXT_METHODS, DEEP_FORMS, DEEP_TRANSFORMS, TRANSFORMS
 from flowzip.container import MODES, read_container
@@ -63,19 +63,7 @@ def test_corpus_exercises_the_centred_transform() -> None:
 def test_corpus_exercises_every_16_bit_form() -> None:
     """From format 9 every 16-bit mode and every form of a 16-bit section (and both deep transforms) is in the
     corpus."""
-    modes, forms, transforms, strips = set(), set(), set(), set()
-    for path in sorted((CORPUS / "v9").glob("*.fzi")):
-        header, sections = read_container(path.read_bytes())
-        deep = MODES[header.mode].deep_groups
-        modes |= {header.mode} if deep else set()
-        strips |= {len(sections) // len(deep)} if deep else set()
-        for section, channels in zip(sections, deep, strict=False):
-            forms.add(DEEP_FORMS[section[0]])
-            if DEEP_FORMS[section[0]] == "indexed":  # and the form of the ranks
-                section = section[5 + int.from_bytes(section[3:5], "little") :]
-                forms.add(DEEP_FORMS[section[0]])
-            if DEEP_FORMS[section[0]] == "deep" and channels == 3:
-                transforms.add(DEEP_TRANSFORMS[section[3]])
+    modes, forms, transforms, strips = deep_coverage(sorted((CORPUS / "v9").glob("*.fzi")))
     assert modes == {mode for mode, layout in MODES.items() if layout.deep_groups}
     assert forms == set(DEEP_FORMS) and transforms == set(DEEP_TRANSFORMS)
     assert max(strips) > 1, "an image of several strips"

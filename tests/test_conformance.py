@@ -4,12 +4,12 @@ decoding to the pixels its manifest records. tests/test_codepaths.py decodes it 
 from __future__ import annotations
 
 import pytest
-from corpus import TESTS, decode, manifest, mismatches, stored_metadata
+from corpus import TESTS, decode, deep_coverage, manifest, mismatches, stored_metadata
 
 import flowzip
 from flowzip.classical.methods import DEEP_FORMS, DEEP_TRANSFORMS, MIXED_METHODS, PHOTO_METHOD, PREDICTORS, TRANSFORMS
 from flowzip.codec import coding_paths
-from flowzip.container import COLOUR_KEY_CHANNELS, KINDS, MODES, read_container
+from flowzip.container import COLOUR_KEY_CHANNELS, KINDS, MODES
 from flowzip.learned.zoo import shipped_model_names
 
 FOLDER = TESTS / "conformance"
@@ -62,14 +62,5 @@ def test_every_model_mode_and_header_field_is_covered() -> None:
 
 def test_every_16_bit_form_is_covered() -> None:
     """Every form of a 16-bit section (the ranks of "indexed" too) and both transforms of the deep coder."""
-    forms, transforms = set(), set()
-    for name in MANIFEST:
-        header, sections = read_container((FOLDER / name).read_bytes())
-        for section, channels in zip(sections, MODES[header.mode].deep_groups, strict=False):
-            forms.add(DEEP_FORMS[section[0]])
-            if DEEP_FORMS[section[0]] == "indexed":
-                section = section[5 + int.from_bytes(section[3:5], "little") :]
-                forms.add(DEEP_FORMS[section[0]])
-            if DEEP_FORMS[section[0]] == "deep" and channels == 3:
-                transforms.add(DEEP_TRANSFORMS[section[3]])
+    _, forms, transforms, _ = deep_coverage([FOLDER / name for name in MANIFEST])
     assert forms == set(DEEP_FORMS) and transforms == set(DEEP_TRANSFORMS)

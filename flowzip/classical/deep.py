@@ -24,7 +24,7 @@ from flowzip.classical.plane import decode_plane, encode_plane
 from flowzip.classical.predictors import context_neighbours, error_weighted, median_edge
 from flowzip.classical.range_coder import PROB_BITS, code_adaptive_bit, coder_state, finish
 from flowzip.classical.rgb import decode_rgb, encode_rgb
-from flowzip.classical.transforms import CENTRE
+from flowzip.classical.transforms import CENTRE, add_green, subtract_green
 from flowzip.errors import FlowzipError
 from flowzip.jit import njit
 
@@ -156,8 +156,9 @@ def _deep_code(
 ) -> int:
     """Forward: code the ``bits``-bit samples ``pixels`` (H, W, C) into ``data``; return the bytes written, or -1
     if ``data`` is too short. Undo: decode ``data`` into ``pixels``; return the bytes read (past the end too).
-    Each sample: method 6's blend of four predictions, corrected by its bias context's mean error, the residual
-    modulo 2^bits coded by ``_deep_residual`` under seven models mixed by two weight sets (method 7's way)."""
+    Each sample: six predictions blended by their recent errors (``_blend``) and corrected by the LMS filter
+    (``lms``) and by its bias context's mean error, the residual modulo 2^bits coded by ``_deep_residual`` under
+    seven models mixed by two weight sets (method 7's way)."""
     h, w, channels = pixels.shape
     top, half = (1 << bits) - 1, 1 << (bits - 1)
     sums = np.zeros((channels, ACTIVITY * SHAPES), dtype=np.int64)
@@ -229,23 +230,12 @@ def _deep_code(
 
 
 def _cold_start(channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """The deep coder's probabilities (every one 1/2, unseen) and mixer weights (model 0 alone, as method 7's)."""
+    """The deep coder's probabilities (every one 1/2, unseen) and mixer weights (a quarter for each model)."""
     probs = np.zeros((channels * DEEP_CONTEXTS, DEEP_SLOTS, 2), dtype=np.int32)
     probs[..., 0] = 1 << (PROB_BITS[1] - 1)
     weights = np.zeros((channels, ACTIVITY + EARLIER, DEEP_SLOTS, MIX_INPUTS + 1), dtype=np.int64)
     weights[..., :MIX_INPUTS] = 1 << 14
     return probs, weights
-
-
-def _subtract_green(samples: np.ndarray, bits: int, sign: int) -> np.ndarray:
-    """(R - G + centre, G, B - G + centre) modulo 2^bits (``sign`` -1), or its inverse (``sign`` 1), the centre
-    being half the range as ``transforms.CENTRE`` is for 8 bits."""
-    out = samples.copy()
-    centre, mask = CENTRE << (bits - 8), (1 << bits) - 1
-    green = samples[:, :, 1].astype(np.int64)
-    for c in (0, 2):
-        out[:, :, c] = (samples[:, :, c].astype(np.int64) + sign * (green - centre)) & mask
-    return out
 
 
 def _transform_for(samples: np.ndarray) -> int:
@@ -298,7 +288,7 @@ def _encode_bits(shifted: np.ndarray, shift: int, bits: int, budget: int) -> byt
         transform = _transform_for(shifted)
         head += bytes([transform])
         if transform:
-            shifted = _subtract_green(shifted, bits, -1)
+            shifted = subtract_green(shifted, CENTRE << (bits - 8), bits)  # centred: half the range
     out = np.empty(max(budget - len(head), 0) + 1, dtype=np.uint8)  # + the range coder's first byte, left out
     written = _deep_code(np.ascontiguousarray(shifted), out, False, bits, *_cold_start(shifted.shape[2]))
     return b"" if written < 0 else head + out[1:written].tobytes().rstrip(b"\0")
@@ -332,7 +322,7 @@ def decode_deep(data: bytes, height: int, width: int, channels: int) -> np.ndarr
     if read < len(stream) or stream[-1:].tobytes() == b"\0":
         raise FlowzipError("corrupt file: 16-bit samples' coded data of the wrong length")
     if channels == 3 and data[3]:
-        pixels = _subtract_green(pixels, bits, 1)
+        pixels = add_green(pixels, CENTRE << (bits - 8), bits)
     return pixels << shift
 
 

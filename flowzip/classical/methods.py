@@ -36,6 +36,11 @@ DEEP_FORMS = ("stored", "replicated", "narrow", "deep", "indexed")
 DEEP_TRANSFORMS = ("identity", "subtract green, centred")
 
 
+def indexed_ranks(data: bytes) -> bytes:
+    """The section of the ranks in an "indexed" 16-bit section (after its value count and table)."""
+    return data[5 + int.from_bytes(data[3:5], "little") :]
+
+
 def describe_deep(data: bytes, channels: int) -> str:
     """How ``encode_deep`` coded ``data``: "deep context coder, 12 bits << 4, subtract green, centred",
     "replicated 8 bits: palette, context method 7"... (or "invalid")."""
@@ -49,8 +54,8 @@ def describe_deep(data: bytes, channels: int) -> str:
         transform = f", {DEEP_TRANSFORMS[data[3]]}" if channels == 3 and data[3] < len(DEEP_TRANSFORMS) else ""
         return f"deep context coder, {data[2]} bits << {data[1]}{transform}"
     if form == "indexed" and len(data) > 5:
-        count, start = int.from_bytes(data[1:3], "little") + 1, 5 + int.from_bytes(data[3:5], "little")
-        return f"{count} values indexed: {describe_deep(data[start:], channels)}"
+        count = int.from_bytes(data[1:3], "little") + 1
+        return f"{count} values indexed: {describe_deep(indexed_ranks(data), channels)}"
     return form if form == "stored" else "invalid"
 
 

@@ -14,20 +14,21 @@ MAX_PALETTE = 256
 CENTRE = 128
 
 
-def subtract_green(rgb: np.ndarray, offset: int = CENTRE) -> np.ndarray:
-    """(R - G + offset, G, B - G + offset) modulo 256 of an RGB array (H, W, 3)."""
-    return _add_green(rgb, -1, offset)
+def subtract_green(rgb: np.ndarray, offset: int = CENTRE, bits: int = 8) -> np.ndarray:
+    """(R - G + offset, G, B - G + offset) modulo 2^bits of an RGB array (H, W, 3) of ``bits``-bit samples."""
+    return _add_green(rgb, -1, offset, bits)
 
 
-def add_green(pixels: np.ndarray, offset: int = CENTRE) -> np.ndarray:
-    """The inverse of ``subtract_green`` with the same ``offset``."""
-    return _add_green(pixels, 1, -offset)
+def add_green(pixels: np.ndarray, offset: int = CENTRE, bits: int = 8) -> np.ndarray:
+    """The inverse of ``subtract_green`` with the same ``offset`` and ``bits``."""
+    return _add_green(pixels, 1, -offset, bits)
 
 
-def _add_green(rgb: np.ndarray, sign: int, offset: int) -> np.ndarray:
+def _add_green(rgb: np.ndarray, sign: int, offset: int, bits: int) -> np.ndarray:
     out = rgb.copy()
+    mask = (1 << bits) - 1
     for c in (0, 2):
-        out[:, :, c] = (rgb[:, :, c].astype(np.int32) + sign * rgb[:, :, 1].astype(np.int32) + offset) & 255
+        out[:, :, c] = (rgb[:, :, c].astype(np.int32) + sign * rgb[:, :, 1].astype(np.int32) + offset) & mask
     return out
 
 
